@@ -1,0 +1,34 @@
+# `make run` starts a complete farm on the example; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench-ready clean
+
+setup: $(STAMP) $(BIN)/gtar
+	@command -v zstd >/dev/null && command -v scanelf >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd pax-utils wget >/dev/null; }
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Portage's unpack and binary package code call `gtar` unconditionally; Debian names it tar.
+$(BIN)/gtar:
+	ln -sf "$$(command -v tar)" $@
+
+run: setup
+	$(BIN)/binfarm serve --example
+
+test: setup lint
+	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) var

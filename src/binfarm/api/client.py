@@ -1,0 +1,131 @@
+"""FarmClient: the farm's HTTP API for the CLI and workers, with errors mapped back.
+
+httpx errors become Unavailable where they enter; an error body becomes the family the
+server named, so a caller handles a remote InvalidInput exactly as a local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from binfarm.api.models import API_PREFIX, BuildOut, InstanceOut, ProfileOut, RepositoryOut
+from binfarm.errors import BinfarmError, Conflict, Denied, InvalidInput, NotFound, Unavailable
+
+__all__ = ["FarmClient"]
+
+_KINDS: Final[Mapping[str, type[BinfarmError]]] = {
+    "invalid_input": InvalidInput,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "denied": Denied,
+    "unavailable": Unavailable,
+}
+
+
+class FarmClient:
+    """One farm at `base_url`; each call blocks at most `timeout_s` per network step."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout_s: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers,
+                                  timeout=httpx.Timeout(timeout_s), transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FarmClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- profiles and repositories -------------------------------------------------------
+
+    def health(self) -> dict[str, str]:
+        return dict(self._call("GET", "/health").json())
+
+    def list_repositories(self) -> list[RepositoryOut]:
+        return [RepositoryOut.model_validate(r) for r in self._call("GET", "/repositories").json()]
+
+    def list_profiles(self) -> list[ProfileOut]:
+        return [ProfileOut.model_validate(p) for p in self._call("GET", "/profiles").json()]
+
+    def get_profile(self, name: str) -> ProfileOut:
+        return ProfileOut.model_validate(self._call("GET", f"/profiles/{name}").json())
+
+    def add_profile(self, name: str, packed_tree: bytes, make_profile: str | None) -> ProfileOut:
+        params = {"make_profile": make_profile} if make_profile else None
+        response = self._call("PUT", f"/profiles/{name}", content=packed_tree, params=params,
+                              headers={"Content-Type": "application/gzip"})
+        return ProfileOut.model_validate(response.json())
+
+    def profile_tree(self, name: str) -> bytes:
+        return self._call("GET", f"/profiles/{name}/tree").content
+
+    # -- builds ------------------------------------------------------------------------
+
+    def request_builds(self, profile: str, atoms: list[str]) -> list[BuildOut]:
+        response = self._call("POST", "/builds", json={"profile": profile, "atoms": atoms})
+        return [BuildOut.model_validate(b) for b in response.json()]
+
+    def list_builds(self, limit: int = 200) -> list[BuildOut]:
+        response = self._call("GET", "/builds", params={"limit": limit})
+        return [BuildOut.model_validate(b) for b in response.json()]
+
+    def get_build(self, build_id: int) -> BuildOut:
+        return BuildOut.model_validate(self._call("GET", f"/builds/{build_id}").json())
+
+    def read_log(self, build_id: int, offset: int = 0) -> bytes:
+        return self._call("GET", f"/builds/{build_id}/log", params={"offset": offset}).content
+
+    # -- the worker protocol -------------------------------------------------------------
+
+    def lease(self, worker: str) -> BuildOut | None:
+        response = self._call("POST", "/worker/lease", json={"worker": worker})
+        return None if response.status_code == 204 else BuildOut.model_validate(response.json())
+
+    def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
+        self._call("POST", f"/builds/{build_id}/log", content=chunk, params={"worker": worker},
+                   headers={"Content-Type": "application/octet-stream"})
+
+    def upload_package(self, build_id: int, worker: str, path: Path) -> InstanceOut:
+        with open(path, "rb") as handle:
+            response = self._call(
+                "POST", f"/builds/{build_id}/packages", content=handle,
+                params={"worker": worker, "filename": path.name},
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        return InstanceOut.model_validate(response.json())
+
+    def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> BuildOut:
+        body = {"worker": worker, "ok": ok, "error": error}
+        return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/finish",
+                                                  json=body).json())
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, API_PREFIX + path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the farm at {self.base_url}: {exc}") from exc
+        if response.status_code < 400:
+            return response
+        raise _error_from(response)
+
+
+def _error_from(response: httpx.Response) -> BinfarmError:
+    try:
+        body = response.json()
+        kind, message = body["kind"], body["error"]
+    except (ValueError, KeyError, TypeError):
+        kind, message = "", f"HTTP {response.status_code}: {response.text[:500]}"
+    if response.status_code >= 500 and kind not in _KINDS:
+        return Unavailable(f"the farm failed: {message}")
+    return _KINDS.get(kind, BinfarmError)(message)

@@ -1,0 +1,57 @@
+"""The `binfarm` command: parse, call, render. Typer and Rich are used only here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from binfarm.cli import builds, profile, serve
+from binfarm.cli.context import CliContext
+from binfarm.errors import BinfarmError
+from binfarm.settings import DEFAULT_SERVER
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="binfarm",
+    help="A build farm and binary package host for fleets of Gentoo machines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(profile.app, name="profile")
+app.command("request")(builds.request)
+app.command("builds")(builds.list_builds)
+app.command("log")(builds.show_log)
+
+_stderr = Console(stderr=True)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Option(envvar="BINFARM_SERVER",
+                                        help="URL of the farm.")] = DEFAULT_SERVER,
+    token: Annotated[str | None, typer.Option(
+        envvar="BINFARM_TOKEN", help="API token; default: <data-dir>/admin.token.")] = None,
+    data_dir: Annotated[Path, typer.Option(
+        envvar="BINFARM_DATA_DIR", help="The local farm's data directory.")] = Path("var"),
+    debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
+) -> None:
+    ctx.obj = CliContext(server=server, token=token, data_dir=data_dir, debug=debug)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app()
+    except BinfarmError as exc:
+        if debug:
+            raise
+        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)

@@ -1,0 +1,31 @@
+"""What every client command shares: the farm's URL, the token, and a FarmClient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from binfarm.api.client import FarmClient
+
+__all__ = ["CliContext"]
+
+
+@dataclass
+class CliContext:
+    server: str
+    token: str | None
+    data_dir: Path
+    debug: bool
+
+    def resolved_token(self) -> str | None:
+        """The token given, or the local farm's admin token when there is one."""
+        if self.token:
+            return self.token
+        path = self.data_dir / "admin.token"
+        try:
+            return path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def client(self) -> FarmClient:
+        return FarmClient(self.server, self.resolved_token())

@@ -1,0 +1,51 @@
+"""`binfarm profile add|list|show`: machine types as Portage configuration trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from binfarm.cli.context import CliContext
+from binfarm.cli.render import console, print_profile, print_profiles
+from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.profiles.model import check_profile_name
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Add and inspect profiles (machine types).", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the profile (machine type).")],
+    config_dir: Annotated[Path, typer.Argument(
+        help="An /etc/portage-shaped tree: make.profile, make.conf, package.use, ...",
+        exists=True, file_okay=False, resolve_path=False)],
+) -> None:
+    """Send a configuration tree to the farm, which checks it with Portage and keeps a copy."""
+    cli: CliContext = ctx.obj
+    check_profile_name(name)
+    ref = find_make_profile(config_dir)
+    with cli.client() as client:
+        profile = client.add_profile(name, pack_tree(config_dir), str(ref) if ref else None)
+    console.print(f"[green]added profile[/] {profile.name}")
+    print_profile(profile)
+
+
+@app.command("list")
+def list_profiles(ctx: typer.Context) -> None:
+    """The farm's profiles."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        print_profiles(client.list_profiles())
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str) -> None:
+    """A profile's effective settings, as Portage evaluates them."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        print_profile(client.get_profile(name))

@@ -1,0 +1,54 @@
+"""Rich rendering of profiles, builds and logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from binfarm.api.models import BuildOut, ProfileOut
+
+__all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_profile",
+           "print_profiles"]
+
+console = Console()
+
+STATE_STYLES = {"queued": "yellow", "running": "cyan", "succeeded": "green",
+                "failed": "bold red", "cancelled": "dim"}
+
+
+def print_profiles(profiles: Iterable[ProfileOut]) -> None:
+    table = Table("profile", "CHOST", "CFLAGS", "make.profile")
+    for p in profiles:
+        table.add_row(p.name, p.chost, p.cflags, p.make_profile or "(in the tree)")
+    console.print(table)
+
+
+def print_profile(p: ProfileOut) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    rows = [("profile", p.name), ("make.profile", p.make_profile or "(in the tree)"),
+            ("CHOST", p.chost), ("ARCH", p.arch), ("CFLAGS", p.cflags),
+            ("CXXFLAGS", p.cxxflags), ("LDFLAGS", p.ldflags), ("USE", " ".join(p.use)),
+            ("CPU_FLAGS_X86", " ".join(p.cpu_flags_x86))]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def print_builds(builds: Iterable[BuildOut]) -> None:
+    table = Table("id", "package", "profile", "state", "worker", "took")
+    for b in builds:
+        style = STATE_STYLES.get(b.state, "")
+        end = b.finished_at or (time.time() if b.started_at else None)
+        took = f"{end - b.started_at:.0f} s" if end and b.started_at else ""
+        table.add_row(str(b.id), b.cpv, b.profile, f"[{style}]{b.state}[/]", b.worker or "",
+                      took)
+    console.print(table)
+
+
+def log_tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])

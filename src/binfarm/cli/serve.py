@@ -1,0 +1,101 @@
+"""`binfarm serve`: a complete farm in one process.
+
+The HTTP server (API, binhost, mirror) runs in the main thread under uvicorn; embedded
+workers run in threads and reach it over loopback HTTP, exactly as remote workers do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from binfarm.api.client import FarmClient
+from binfarm.cli.context import CliContext
+from binfarm.farm import Farm
+from binfarm.gentoo.pool import PortageHelper
+from binfarm.logs import configure
+from binfarm.server.app import create_app
+from binfarm.settings import Settings, parse_listen
+from binfarm.worker.loop import Worker
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Directory for the database, store, logs and build roots [default: ./var].")] = None,
+    listen: Annotated[str | None, typer.Option(
+        help="HOST:PORT to listen on [default: 127.0.0.1:7979]; port 0 picks one.")] = None,
+    example: Annotated[bool, typer.Option(
+        help="Register the example repository and profiles if absent.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Embedded workers to run [default: 1]; 0 runs none.")] = None,
+    database: Annotated[str | None, typer.Option(
+        help="SQLAlchemy database URL [default: SQLite in the data dir].")] = None,
+) -> None:
+    """Run the farm: HTTP API, binhost, embedded worker(s), SQLite, all in one process."""
+    cli: CliContext = ctx.obj
+    configure(debug=cli.debug)
+    overrides: dict[str, Any] = {"data_dir": data_dir or cli.data_dir, "database": database,
+                                 "workers": workers}
+    if listen is not None:
+        overrides["server"] = {"listen": listen}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    farm = Farm(settings)
+    token = farm.ensure_admin_token().read_text().strip()
+    names = [_worker_name(settings, i) for i in range(settings.workers)]
+    for name in names:
+        if requeued := farm.queue.requeue_worker(name):
+            log.info("requeued %s builds of worker=%s after a restart", requeued, name)
+    if example:
+        farm.register_example()
+    host, port = parse_listen(settings.server.listen)
+    server = uvicorn.Server(uvicorn.Config(create_app(farm), host=host, port=port,
+                                           log_level="warning", timeout_graceful_shutdown=5))
+    stop = threading.Event()
+    starter = threading.Thread(target=_start_workers, name="workers", daemon=True,
+                               args=(server, settings, farm, token, names, stop))
+    starter.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        starter.join(timeout=30)
+
+
+def _worker_name(settings: Settings, index: int) -> str:
+    return settings.worker.name if settings.workers == 1 else f"{settings.worker.name}-{index + 1}"
+
+
+def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm, token: str,
+                   names: list[str], stop: threading.Event) -> None:
+    while not server.started:
+        if stop.wait(0.05):
+            return
+    sock = server.servers[0].sockets[0].getsockname()
+    url = f"http://{sock[0]}:{sock[1]}"
+    print(f"binfarm serving on {url} (data dir {settings.data_dir})", flush=True)
+    threads = []
+    for name in names:
+        worker = Worker(
+            settings.worker.model_copy(update={"name": name}),
+            FarmClient(url, token, timeout_s=settings.worker.http_timeout_s),
+            settings.data_dir / "worker" / name,
+            distdir=farm.distdir,
+            helper=PortageHelper(settings.portage.helper_timeout_s),
+            build_timeout_s=settings.portage.build_timeout_s,
+        )
+        thread = threading.Thread(target=worker.run, args=(stop,), name=f"worker-{name}")
+        thread.start()
+        threads.append(thread)
+    stop.wait()
+    for thread in threads:
+        thread.join()

@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy tables, the engine (SQLite or PostgreSQL), Alembic migrations."""

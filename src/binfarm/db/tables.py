@@ -1,0 +1,99 @@
+"""The farm's tables. Invariants live here as constraints, not in Python locks."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "builds",
+    "index_states",
+    "instances",
+    "metadata",
+    "profiles",
+    "repositories",
+    "tokens",
+]
+
+metadata = MetaData()
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("location", Text, nullable=False),
+    # A directory of distfiles the farm's mirror serves for this repository (the example's).
+    Column("distfiles", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("make_profile", String(512)),
+    Column("info", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+builds = Table(
+    "builds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+    Column("atom", String(512), nullable=False),
+    Column("cpv", String(512), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("worker", String(128)),
+    Column("requested_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("error", Text),
+    Column("log_bytes", BigInteger, nullable=False, default=0),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("cpv", String(512), nullable=False),
+    Column("portage_build_id", Integer),
+    Column("path", String(1024), nullable=False, unique=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False, index=True),
+    Column("build", Integer, ForeignKey("builds.id")),
+    Column("entry", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+index_states = Table(
+    "index_states",
+    metadata,
+    Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)

@@ -1,0 +1,1 @@
+../../repo/profiles/binfarm/amd64

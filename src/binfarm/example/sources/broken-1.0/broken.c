@@ -1,0 +1,2 @@
+/* Deliberately does not compile: the example repository's failing package. */
+int main(void) { return this_symbol_does_not_exist; }

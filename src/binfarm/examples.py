@@ -1,0 +1,21 @@
+"""Where the shipped example lives: an ebuild repository, its distfiles, two profiles.
+
+`binfarm serve --example` and the tests use it. `scripts/generate-example` regenerates
+its distfiles, Manifests and md5-cache from `example/sources` with real Portage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+__all__ = ["EXAMPLE_DIR", "EXAMPLE_PROFILES", "EXAMPLE_REPO_NAME", "example_paths"]
+
+EXAMPLE_DIR: Final = Path(__file__).parent / "example"
+EXAMPLE_REPO_NAME: Final = "binfarm-example"
+EXAMPLE_PROFILES: Final = ("desktop", "laptop")
+
+
+def example_paths() -> dict[str, Path]:
+    """The example's repository, distfiles, sources and profiles directories."""
+    return {name: EXAMPLE_DIR / name for name in ("repo", "distfiles", "sources", "profiles")}

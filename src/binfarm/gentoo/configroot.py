@@ -1,0 +1,191 @@
+"""Write a Portage node: a prefix that is also its own configuration root.
+
+A node's etc/portage is the profile's tree exactly as the user wrote it, plus one last
+layer that the farm owns: make.conf/zzzz-binfarm-node and repos.conf/zzzz-binfarm-node.conf
+hold what belongs to this machine rather than to the profile (DISTDIR, PKGDIR, temporary
+directories, the FEATURES a farm needs, repository locations, mirrors). Portage reads
+directory layers in name order, so the farm's layer is read last and the user's stay intact.
+"""
+
+from __future__ import annotations
+
+import pwd
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from binfarm.profiles.model import MakeProfileRef
+
+__all__ = [
+    "FARM_FEATURES",
+    "NodeLayer",
+    "link_toolchain",
+    "node_env",
+    "pkgdir",
+    "remove_node",
+    "write_node",
+]
+
+LAYER_NAME = "zzzz-binfarm-node"
+# Sandboxes need a portage user and cost ~1 s a package; signing is configured by issue 8.
+FARM_FEATURES = (
+    "-sandbox -usersandbox -userpriv -userfetch -usersync -pid-sandbox -ipc-sandbox "
+    "-network-sandbox -binpkg-signing -binpkg-request-signature -gpg-keepalive -news "
+    "-qa-unresolved-soname-deps buildpkg binpkg-multi-instance"
+)
+# The tool names Portage and ebuilds ask for by CHOST, mapped to what Debian installs.
+_CHOST_TOOLS = ("gcc", "g++", "cc", "c++", "cpp", "ar", "as", "ld", "nm", "ranlib",
+                "strip", "objcopy", "objdump", "readelf", "pkg-config")
+_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class NodeLayer:
+    """What this machine adds to a profile to build with it."""
+
+    distdir: Path
+    repositories: Mapping[str, Path]
+    mirrors: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def pkgdir(node: Path) -> Path:
+    return node / "var/cache/binpkgs"
+
+
+def node_env(node: Path) -> dict[str, str]:
+    """The whole environment of a Portage process for `node`; nothing is inherited."""
+    return {
+        "PATH": f"{node / 'bin'}:{Path(sys.executable).parent}:{_SYSTEM_PATH}",
+        "PORTAGE_CONFIGROOT": str(node),
+        "PORTAGE_OVERRIDE_EPREFIX": str(node),
+        "HOME": str(node / "var/tmp"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "NOCOLOR": "true",
+        "TERM": "dumb",
+    }
+
+
+def write_node(
+    node: Path, tree: Path, make_profile: MakeProfileRef | None, layer: NodeLayer
+) -> None:
+    """Make `node` a prefix whose etc/portage is `tree` plus the farm's layer.
+
+    The previous etc/portage is replaced whole; the rest of the prefix (installed
+    packages, PKGDIR) is kept, so a build root accumulates its dependencies.
+    """
+    etc = node / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    staging = etc / ".portage.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(tree, staging, symlinks=True)
+    for name in ("make.conf", "repos.conf"):
+        _as_directory(staging / name)
+    if make_profile is not None:
+        target = layer.repositories.get(make_profile.repo)
+        if target is None:
+            raise KeyError(make_profile.repo)
+        (staging / "make.profile").unlink(missing_ok=True)
+        (staging / "make.profile").symlink_to(target / "profiles" / make_profile.path)
+    (staging / "make.conf" / LAYER_NAME).write_text(_make_conf_layer(layer))
+    (staging / "repos.conf" / f"{LAYER_NAME}.conf").write_text(_repos_conf_layer(layer))
+    old = etc / ".portage.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if (etc / "portage").exists():
+        (etc / "portage").rename(old)
+    staging.rename(etc / "portage")
+    shutil.rmtree(old, ignore_errors=True)
+    _link_portage_data(node)
+    for sub in ("var/tmp", "var/log/portage", "var/cache/binpkgs", "bin"):
+        (node / sub).mkdir(parents=True, exist_ok=True)
+    _link_tool(node / "bin" / "gtar", "tar")
+
+
+def link_toolchain(node: Path, chost: str) -> list[str]:
+    """Give `node` the CHOST-prefixed tools Portage asks for; return the names missing."""
+    missing = []
+    for tool in _CHOST_TOOLS:
+        name = f"{chost}-{tool}"
+        if shutil.which(name, path=_SYSTEM_PATH):
+            continue
+        if not _link_tool(node / "bin" / name, tool) and tool in ("gcc", "cc"):
+            missing.append(name)
+    return missing
+
+
+def _link_tool(link: Path, tool: str) -> bool:
+    found = shutil.which(tool, path=_SYSTEM_PATH)
+    if found is None:
+        return False
+    link.unlink(missing_ok=True)
+    link.symlink_to(found)
+    return True
+
+
+def _as_directory(path: Path) -> None:
+    """Turn a file-shaped make.conf/repos.conf into a directory so a layer can follow it."""
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        content = path.read_bytes()
+        path.unlink()
+        path.mkdir()
+        (path / f"00-{path.name}").write_bytes(content)
+    else:
+        path.mkdir()
+
+
+def _make_conf_layer(layer: NodeLayer) -> str:
+    values = {
+        "DISTDIR": str(layer.distdir),
+        "PKGDIR": "${EPREFIX}/var/cache/binpkgs",
+        "PORTAGE_TMPDIR": "${EPREFIX}/var/tmp",
+        "PORTAGE_LOGDIR": "${EPREFIX}/var/log/portage",
+        "FEATURES": f"${{FEATURES}} {FARM_FEATURES}",
+        "NOCOLOR": "true",
+    }
+    if not _user_exists("portage"):
+        values.update(PORTAGE_USERNAME="root", PORTAGE_GRPNAME="root")
+    if layer.mirrors:
+        values["GENTOO_MIRRORS"] = " ".join([*layer.mirrors, "${GENTOO_MIRRORS}"])
+    values.update(layer.extra)
+    lines = ["# Written by binfarm: this machine's settings, read after the profile's own."]
+    lines += [f'{key}="{value}"' for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _repos_conf_layer(layer: NodeLayer) -> str:
+    lines = ["# Written by binfarm: where this machine keeps the farm's repositories."]
+    for name, location in sorted(layer.repositories.items()):
+        lines += ["", f"[{name}]", f"location = {location}"]
+    return "\n".join(lines) + "\n"
+
+
+def _link_portage_data(node: Path) -> None:
+    # make.globals and the default sets only: the wheel's repos.conf would add a bogus
+    # [gentoo] and its binrepos.conf forces signature checks.
+    data = Path(sys.prefix) / "share/portage/config"
+    target = node / "share/portage/config"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("make.globals", "sets"):
+        link = target / name
+        if not link.is_symlink():
+            link.symlink_to(data / name)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def remove_node(node: Path) -> None:
+    if node.exists():
+        shutil.rmtree(node)
+

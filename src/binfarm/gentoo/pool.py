@@ -1,0 +1,73 @@
+"""The parent side of the Portage helper: one child per call, with a timeout.
+
+A call runs `python -m binfarm.gentoo.helper` in the node's environment and maps its reply
+onto binfarm's error families, as httpx maps transport errors where they enter.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from binfarm.errors import InvalidInput, NotFound, Unavailable
+from binfarm.gentoo.configroot import node_env
+from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
+
+__all__ = ["PortageHelper"]
+
+log = logging.getLogger(__name__)
+
+
+class PortageHelper:
+    """Asks Portage about one node at a time; every method blocks up to `timeout_s`."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+
+    def inspect_profile(self, node: Path) -> ProfileInfo:
+        """Portage's evaluation of the node's profile; InvalidInput with its complaints."""
+        return ProfileInfo.model_validate(self._call(node, HelperRequest(op="inspect_profile")))
+
+    def resolve(self, node: Path, atom: str) -> Resolution:
+        """The best visible ebuild for `atom`; InvalidInput or NotFound when there is none."""
+        return Resolution.model_validate(self._call(node, HelperRequest(op="resolve", atom=atom)))
+
+    def describe_binpkg(self, node: Path, path: Path) -> dict[str, str]:
+        """The Packages entry Portage writes for the binary package at `path`."""
+        request = HelperRequest(op="describe_binpkg", path=str(path))
+        return dict(self._call(node, request)["entry"])
+
+    def _call(self, node: Path, request: HelperRequest) -> dict[str, Any]:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "binfarm.gentoo.helper"],
+                input=request.model_dump_json(),
+                capture_output=True,
+                text=True,
+                env=node_env(node),
+                timeout=self.timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise Unavailable(
+                f"Portage took longer than {self.timeout_s:.0f} s to {request.op}"
+            ) from exc
+        try:
+            reply = HelperReply.model_validate_json(proc.stdout)
+        except ValueError as exc:
+            log.error("helper failed op=%s rc=%s stderr=%s", request.op, proc.returncode,
+                      proc.stderr)
+            raise Unavailable(
+                f"the Portage helper failed ({request.op})", detail=proc.stderr[-2000:]
+            ) from exc
+        if reply.ok:
+            return reply.result
+        message = reply.error or "Portage refused"
+        if reply.kind == "invalid":
+            raise InvalidInput(message)
+        if reply.kind == "not_found":
+            raise NotFound(message)
+        raise Unavailable(f"the Portage helper failed ({request.op})", detail=message)

@@ -1,0 +1,54 @@
+"""Messages between the parent (`pool`) and the Portage helper child (`helper`).
+
+One request on the child's stdin, one reply on its stdout, both JSON. The reply's `kind`
+tells the parent which binfarm error family a failure belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
+
+Op = Literal["inspect_profile", "resolve", "describe_binpkg"]
+
+
+class HelperRequest(BaseModel):
+    op: Op
+    atom: str | None = None
+    path: str | None = None
+
+
+class HelperReply(BaseModel):
+    ok: bool
+    kind: Literal["invalid", "not_found", "internal"] | None = None
+    error: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileInfo(BaseModel):
+    """A profile's effective settings as Portage evaluates them."""
+
+    chost: str
+    arch: str
+    cflags: str
+    cxxflags: str
+    ldflags: str
+    use: list[str]
+    cpu_flags_x86: list[str]
+    accept_keywords: str
+    features: list[str]
+    profiles: list[str]
+    repositories: dict[str, str]
+    main_repo: str | None
+
+
+class Resolution(BaseModel):
+    """The best visible ebuild an atom selects for a profile."""
+
+    atom: str
+    cpv: str
+    slot: str
+    repo: str

@@ -1,0 +1,83 @@
+"""Move a profile tree between machines as a tar.gz, safely.
+
+Packing (on the admin's machine) turns make.profile into a `repo:path` reference, since
+the symlink means nothing on the farm. Unpacking (on the farm) accepts only regular files,
+directories and symlinks that stay inside the tree, within size limits.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Final
+
+from binfarm.errors import InvalidInput
+from binfarm.profiles.model import MakeProfileRef
+
+__all__ = ["find_make_profile", "pack_tree", "unpack_tree"]
+
+_MAX_MEMBERS: Final = 10_000
+
+
+def find_make_profile(config_dir: Path) -> MakeProfileRef | None:
+    """The repo:path a make.profile symlink points at, or None when it is not a symlink.
+
+    The repository is found by its profiles/repo_name when the target exists here, and
+    otherwise by Gentoo's convention that a repository's directory is named for it.
+    """
+    link = config_dir / "make.profile"
+    if not link.is_symlink():
+        return None
+    target = Path(os.path.normpath(link.parent / os.readlink(link)))
+    parts = target.parts
+    if "profiles" not in parts:
+        raise InvalidInput(
+            f"{link} points at {target}, which is not inside a repository's profiles/"
+        )
+    cut = len(parts) - 1 - parts[::-1].index("profiles")
+    repo_dir = Path(*parts[:cut])
+    name_file = repo_dir / "profiles" / "repo_name"
+    repo = name_file.read_text().strip() if name_file.is_file() else repo_dir.name
+    return MakeProfileRef(repo, "/".join(parts[cut + 1 :]))
+
+
+def pack_tree(config_dir: Path) -> bytes:
+    """A tar.gz of `config_dir`, leaving out a make.profile symlink.
+
+    Other symlinks are stored as what they point at: they mean nothing on the farm.
+    """
+    if not config_dir.is_dir():
+        raise InvalidInput(f"{config_dir} is not a directory")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", dereference=True) as tar:
+        for path in sorted(config_dir.rglob("*")):
+            rel = path.relative_to(config_dir)
+            if rel == Path("make.profile") and path.is_symlink():
+                continue
+            tar.add(path, arcname=str(rel), recursive=False)
+    return buffer.getvalue()
+
+
+def unpack_tree(data: bytes, dest: Path, *, max_bytes: int) -> None:
+    """Extract a packed tree into the empty directory `dest`; raise InvalidInput if unsafe."""
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115 (closed below)
+    except tarfile.TarError as exc:
+        raise InvalidInput(f"the profile tree is not a tar archive: {exc}") from exc
+    with tar:
+        members = tar.getmembers()
+        if len(members) > _MAX_MEMBERS:
+            raise InvalidInput(f"the profile tree has more than {_MAX_MEMBERS} entries")
+        total = 0
+        for member in members:
+            if not (member.isfile() or member.isdir() or member.issym()):
+                raise InvalidInput(f"{member.name}: only files, directories and symlinks allowed")
+            total += member.size
+        if total > max_bytes:
+            raise InvalidInput(f"the profile tree is larger than {max_bytes} bytes")
+        try:
+            tar.extractall(dest, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise InvalidInput(f"unsafe or broken profile tree: {exc}") from exc

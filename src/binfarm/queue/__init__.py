@@ -1,0 +1,1 @@
+"""The build queue: requests in, leases out, outcomes recorded."""

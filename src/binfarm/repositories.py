@@ -1,0 +1,58 @@
+"""The ebuild repositories the farm builds from, by name, as Portage names them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from binfarm.db.tables import repositories
+from binfarm.errors import Conflict, InvalidInput
+from binfarm.profiles.model import check_repo_name
+
+__all__ = ["Repository", "RepositoryRegistry"]
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    location: Path
+    distfiles: Path | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Repository:
+        return cls(row.name, Path(row.location), Path(row.distfiles) if row.distfiles else None)
+
+
+class RepositoryRegistry:
+    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def add(self, name: str, location: Path, distfiles: Path | None = None) -> Repository:
+        """Register the repository at `location`; its profiles/repo_name must say `name`."""
+        check_repo_name(name)
+        name_file = location / "profiles" / "repo_name"
+        if not name_file.is_file():
+            raise InvalidInput(f"{location} is not an ebuild repository (no profiles/repo_name)")
+        if (found := name_file.read_text().strip()) != name:
+            raise InvalidInput(f"{location} is repository {found!r}, not {name!r}")
+        if name in self.locations():
+            raise Conflict(f"repository {name!r} is already registered")
+        with self.engine.begin() as conn:
+            conn.execute(insert(repositories).values(
+                name=name, location=str(location.absolute()),
+                distfiles=str(distfiles.absolute()) if distfiles else None,
+                created_at=self.clock()))
+        return Repository(name, location.absolute(), distfiles)
+
+    def list(self) -> list[Repository]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(repositories).order_by(repositories.c.name))
+            return [Repository.from_row(row) for row in rows]
+
+    def locations(self) -> dict[str, Path]:
+        return {repo.name: repo.location for repo in self.list()}

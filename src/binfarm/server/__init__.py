@@ -1,0 +1,1 @@
+"""The HTTP server: the API, the binhost and the distfiles mirror over one Farm."""

@@ -1,0 +1,35 @@
+"""create_app(farm): the ASGI application, with its OpenAPI schema at /openapi.json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from binfarm import __version__
+from binfarm.api.models import API_PREFIX
+from binfarm.farm import Farm
+from binfarm.server.errors import install_error_handlers
+from binfarm.server.routes import binhost, builds, mirror, profiles, worker
+
+__all__ = ["create_app"]
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's name, so clients and tests can pin them."""
+    return route.name
+
+
+def create_app(farm: Farm) -> FastAPI:
+    app = FastAPI(
+        title="binfarm",
+        version=__version__,
+        summary="Build farm and binary package host for fleets of Gentoo machines",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.farm = farm
+    install_error_handlers(app)
+    for module in (profiles, builds, worker):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(binhost.router)
+    app.include_router(mirror.router)
+    return app

@@ -1,0 +1,1 @@
+"""One module per resource: each holds a FastAPI router over the Farm's use cases."""

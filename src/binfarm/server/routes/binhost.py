@@ -1,0 +1,77 @@
+"""The binhost: each profile's Packages index and the package files it lists.
+
+Portage asks for an index with If-Modified-Since set to its cached TIMESTAMP + 5 s and
+reads the body only when Last-Modified is newer than that TIMESTAMP. TIMESTAMP moves
+forward on every change (store/catalog.py), Last-Modified is TIMESTAMP, and a 304 is
+given only for Portage's exact form (or a matching ETag): a plain "IMS >= Last-Modified"
+test would answer 304 to a client whose index is up to 5 s stale.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Final
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+
+from binfarm.farm import BinhostIndex
+from binfarm.server.deps import FarmDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/binhost/{profile}", tags=["binhost"])
+
+PORTAGE_IMS_TOLERANCE_S: Final = 5  # portage/util/_urlopen.py TIMESTAMP_TOLERANCE
+_INDEX_RESPONSES: Final = {200: {"content": {"text/plain": {}}}, 304: {}}
+
+
+@router.api_route("/Packages", methods=["GET", "HEAD"], response_class=Response,
+                  responses=_INDEX_RESPONSES)
+def get_packages_index(profile: str, request: Request, farm: FarmDep) -> Response:
+    index = farm.binhost_index(profile)
+    return _index_response(request, index, index.text.encode(), "text/plain; charset=utf-8",
+                           etag_suffix="")
+
+
+@router.api_route("/Packages.gz", methods=["GET", "HEAD"], response_class=Response,
+                  responses={200: {"content": {"application/gzip": {}}}, 304: {}})
+def get_packages_index_gz(profile: str, request: Request, farm: FarmDep) -> Response:
+    index = farm.binhost_index(profile)
+    return _index_response(request, index, index.gzipped, "application/gzip", etag_suffix="-gz")
+
+
+@router.api_route("/{path:path}", methods=["GET", "HEAD"], response_class=FileResponse,
+                  responses={200: {"content": {"application/octet-stream": {}}}, 206: {}})
+def get_package_file(profile: str, path: str, farm: FarmDep) -> FileResponse:
+    """A package file, looked up by its PATH in the index (never joined into a file path)."""
+    instance = farm.binhost_file(profile, path)
+    return FileResponse(farm.blobs.open_existing(instance.sha256),
+                        media_type="application/octet-stream",
+                        headers={"ETag": f'"{instance.sha256}"',
+                                 "Cache-Control": "public, max-age=31536000, immutable"})
+
+
+def _index_response(request: Request, index: BinhostIndex, body: bytes, media_type: str, *,
+                    etag_suffix: str) -> Response:
+    etag = f'"{index.digest[:40]}{etag_suffix}"'
+    headers = {"ETag": etag, "Last-Modified": formatdate(index.timestamp, usegmt=True),
+               "Cache-Control": "no-cache"}
+    if _is_fresh(request, etag, index.timestamp):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _is_fresh(request: Request, etag: str, timestamp: int) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip() for tag in if_none_match.split(",")}
+        return etag in tags or "*" in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is None:
+        return False
+    try:
+        since = int(parsedate_to_datetime(if_modified_since).timestamp())
+    except (TypeError, ValueError):
+        return False
+    return since == timestamp + PORTAGE_IMS_TOLERANCE_S

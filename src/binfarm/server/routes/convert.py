@@ -1,0 +1,37 @@
+"""Core values to wire bodies (api.models), in one place."""
+
+from __future__ import annotations
+
+from binfarm.api.models import BuildOut, InstanceOut, ProfileOut
+from binfarm.profiles.registry import Profile
+from binfarm.queue.service import Build
+from binfarm.store.catalog import Instance
+
+__all__ = ["build_out", "instance_out", "profile_out"]
+
+
+def profile_out(profile: Profile) -> ProfileOut:
+    info = profile.info
+    return ProfileOut(
+        name=profile.name,
+        make_profile=str(profile.make_profile) if profile.make_profile else None,
+        chost=info.chost, arch=info.arch, cflags=info.cflags, cxxflags=info.cxxflags,
+        ldflags=info.ldflags, use=info.use, cpu_flags_x86=info.cpu_flags_x86,
+        features=info.features,
+    )
+
+
+def instance_out(instance: Instance) -> InstanceOut:
+    return InstanceOut(sha256=instance.sha256, size=instance.size, cpv=instance.cpv,
+                       build_id=instance.portage_build_id, path=instance.path,
+                       profile=instance.profile)
+
+
+def build_out(build: Build, packages: list[Instance] | None = None) -> BuildOut:
+    return BuildOut(
+        id=build.id, profile=build.profile, atom=build.atom, cpv=build.cpv,
+        state=build.state.value, worker=build.worker, requested_at=build.requested_at,
+        started_at=build.started_at, finished_at=build.finished_at, error=build.error,
+        log_bytes=build.log_bytes,
+        packages=[instance_out(i) for i in packages or []],
+    )

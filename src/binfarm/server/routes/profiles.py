@@ -1,0 +1,73 @@
+"""Profiles and repositories: add a profile tree, read what Portage made of it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from binfarm import __version__
+from binfarm.api.models import ProfileOut, RepositoryOut
+from binfarm.errors import InvalidInput
+from binfarm.profiles.model import MakeProfileRef
+from binfarm.server.deps import AdminToken, FarmDep
+from binfarm.server.routes.convert import profile_out
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["profiles"])
+
+_TREE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/repositories")
+def list_repositories(farm: FarmDep) -> list[RepositoryOut]:
+    return [RepositoryOut(name=r.name, location=str(r.location))
+            for r in farm.repositories.list()]
+
+
+@router.get("/profiles")
+def list_profiles(farm: FarmDep) -> list[ProfileOut]:
+    return [profile_out(p) for p in farm.profiles.list()]
+
+
+@router.get("/profiles/{name}")
+def get_profile(name: str, farm: FarmDep) -> ProfileOut:
+    return profile_out(farm.profiles.get(name))
+
+
+@router.put("/profiles/{name}", status_code=status.HTTP_201_CREATED, openapi_extra=_TREE_BODY)
+async def add_profile(
+    name: str,
+    request: Request,
+    farm: FarmDep,
+    _token: AdminToken,
+    make_profile: Annotated[str | None, Query(max_length=512)] = None,
+) -> ProfileOut:
+    """Add a profile from a tar.gz of its /etc/portage-shaped tree; Portage checks it first."""
+    limit = farm.settings.server.max_profile_bytes
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidInput(f"the profile tree is larger than {limit} bytes")
+    ref = MakeProfileRef.parse(make_profile) if make_profile else None
+    profile = await run_in_threadpool(farm.add_profile, name, bytes(body), ref)
+    return profile_out(profile)
+
+
+@router.get("/profiles/{name}/tree", response_class=Response,
+            responses={200: {"content": {"application/gzip": {}}}})
+def get_profile_tree(name: str, farm: FarmDep) -> Response:
+    return Response(farm.profile_tree(name), media_type="application/gzip")

@@ -1,0 +1,84 @@
+"""Every knob binfarm has, typed, with its default and a help line.
+
+Settings are built once by the CLI (flags > BINFARM_* environment > defaults) and passed
+down; nothing else reads the environment, except the Portage helper child.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from binfarm.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "DEFAULT_SERVER",
+    "PortageSettings",
+    "ServerSettings",
+    "Settings",
+    "WorkerSettings",
+    "parse_listen",
+]
+
+DEFAULT_LISTEN = "127.0.0.1:7979"
+DEFAULT_SERVER = f"http://{DEFAULT_LISTEN}"
+
+
+class PortageSettings(BaseModel):
+    helper_timeout_s: float = Field(120.0, description="Longest one Portage helper call may take.")
+    build_timeout_s: float = Field(3600.0, description="Longest one emerge build may take.")
+
+
+class ServerSettings(BaseModel):
+    listen: str = Field(DEFAULT_LISTEN, description="HOST:PORT the HTTP server binds to.")
+    max_profile_bytes: int = Field(16 << 20, description="Largest accepted profile tree upload.")
+    max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
+    max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+
+class WorkerSettings(BaseModel):
+    name: str = Field("embedded", description="Name the worker reports to the server.")
+    poll_interval_s: float = Field(1.0, description="Pause between lease attempts when idle.")
+    log_flush_s: float = Field(2.0, description="How often a running build's log is sent.")
+    http_timeout_s: float = Field(60.0, description="Timeout of one HTTP call to the server.")
+
+
+class Settings(BaseSettings):
+    """The farm's settings; `data_dir` holds the database, store, logs and build roots."""
+
+    model_config = SettingsConfigDict(env_prefix="BINFARM_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(Path("var"), description="Directory holding all of the farm's state.")
+    database: str | None = Field(None, description="SQLAlchemy URL; SQLite in data_dir if unset.")
+    workers: int = Field(1, ge=0, le=64, description="Embedded workers started by `serve`.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    portage: PortageSettings = Field(default_factory=PortageSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"data_dir {value} exists and is not a directory")
+        return value.absolute()
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'binfarm.sqlite'}"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Split HOST:PORT; raise InvalidInput when it is not one."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidInput(f"--listen wants HOST:PORT, not {listen!r}")
+    return host.strip("[]"), int(port)

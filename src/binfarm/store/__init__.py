@@ -1,0 +1,1 @@
+"""The binary package store: content-addressed files, their catalog, and Packages indexes."""
