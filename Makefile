@@ -27,7 +27,7 @@ test: setup lint
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff check src tests scripts/generate-example
 	$(BIN)/lint-imports
 
 clean:

@@ -146,7 +146,7 @@ class Farm:
         writer.close()
         entry = self.helper.describe_binpkg(profile.node, writer.path)
         if not filename.startswith(entry["CPV"].split("/", 1)[1]):
-            raise InvalidInput(f"{filename!r} does not hold {entry['CPV']}, it says so itself")
+            raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
         blob = self.blobs.commit(writer)
         # Portage's client stamps the download with MTIME and re-fetches when they differ.
         entry["MTIME"] = str(int(blob.path.stat().st_mtime))

@@ -7,8 +7,9 @@ down; nothing else reads the environment, except the Portage helper child.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from binfarm.errors import InvalidInput
@@ -20,6 +21,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "WorkerSettings",
+    "load_settings",
     "parse_listen",
 ]
 
@@ -82,3 +84,14 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise InvalidInput(f"--listen wants HOST:PORT, not {listen!r}")
     return host.strip("[]"), int(port)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from `overrides`, then BINFARM_* variables, then defaults; InvalidInput if bad."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid settings: {problems}") from exc

@@ -45,6 +45,7 @@ def request(
             console.print(f"[bold red]build {b.id} of {b.cpv} failed:[/] {b.error or ''}")
             console.print(log_tail(client.read_log(b.id).decode(errors="replace")),
                           markup=False, highlight=False)
+            console.print(f"(the whole log: binfarm log {b.id})")
     if failed:
         raise typer.Exit(1)
 

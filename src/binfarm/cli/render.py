@@ -51,4 +51,10 @@ def print_builds(builds: Iterable[BuildOut]) -> None:
 
 
 def log_tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+    """What to show of a failed build's log: the lines leading to Portage's first ERROR
+    (the compiler's complaint comes before Portage's long banner), else the last lines."""
+    all_lines = text.rstrip("\n").splitlines()
+    for i, line in enumerate(all_lines):
+        if line.startswith(" * ERROR: "):
+            return "\n".join(all_lines[max(0, i - lines + 2) : i + 2])
+    return "\n".join(all_lines[-lines:])

@@ -20,7 +20,7 @@ from binfarm.farm import Farm
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.logs import configure
 from binfarm.server.app import create_app
-from binfarm.settings import Settings, parse_listen
+from binfarm.settings import Settings, load_settings, parse_listen
 from binfarm.worker.loop import Worker
 
 __all__ = ["serve"]
@@ -48,7 +48,7 @@ def serve(
                                  "workers": workers}
     if listen is not None:
         overrides["server"] = {"listen": listen}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     farm = Farm(settings)
     token = farm.ensure_admin_token().read_text().strip()
     names = [_worker_name(settings, i) for i in range(settings.workers)]

@@ -147,7 +147,9 @@ def main() -> int:
     try:
         reply = HelperReply(ok=True, result=_dispatch(request, root))
     except _Refused as exc:
-        reply = HelperReply(ok=False, kind=exc.kind, error=str(exc))  # type: ignore[arg-type]
+        # Name files as the user knows them (make.conf/02slave), not by the farm's node path.
+        message = str(exc).replace(f"{root}/etc/portage/", "")
+        reply = HelperReply(ok=False, kind=exc.kind, error=message)  # type: ignore[arg-type]
     except Exception as exc:
         reply = HelperReply(ok=False, kind="internal", error=f"{type(exc).__name__}: {exc}")
     sys.stdout.write(reply.model_dump_json())

@@ -7,11 +7,17 @@ blank line: first the header, then one block per instance in CPV, BUILD_ID order
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 __all__ = ["entries_digest", "instance_path", "render_index"]
 
 _VERSION = "0"
+# PMS 3.2 version syntax with an optional -rN, as portage.versions.ver_regexp has it.
+_VERSION_RE: Final = re.compile(
+    r"^(cvs\.)?\d+(\.\d+)*[a-z]?((_(pre|p|beta|alpha|rc)\d*)*)(-r\d+)?$"
+)
 
 
 def instance_path(cpv: str, build_id: int | None, sha256: str, suffix: str) -> str:
@@ -49,9 +55,9 @@ def _render_blocks(blocks: Iterable[Mapping[str, str]]) -> str:
 
 
 def _pn(pf: str) -> str:
-    """PN from PF (name-version[-rREV]): the name ends before the first '-<digit>'."""
+    """PN from PF: the name is what precedes the first tail that is a whole version."""
     parts = pf.split("-")
     for i in range(1, len(parts)):
-        if parts[i][:1].isdigit():
+        if _VERSION_RE.match("-".join(parts[i:])):
             return "-".join(parts[:i])
     return pf

@@ -26,23 +26,25 @@ PORTAGE_IMS_TOLERANCE_S: Final = 5  # portage/util/_urlopen.py TIMESTAMP_TOLERAN
 _INDEX_RESPONSES: Final = {200: {"content": {"text/plain": {}}}, 304: {}}
 
 
-@router.api_route("/Packages", methods=["GET", "HEAD"], response_class=Response,
-                  responses=_INDEX_RESPONSES)
+@router.get("/Packages", response_class=Response, responses=_INDEX_RESPONSES)
+@router.head("/Packages", include_in_schema=False)
 def get_packages_index(profile: str, request: Request, farm: FarmDep) -> Response:
     index = farm.binhost_index(profile)
     return _index_response(request, index, index.text.encode(), "text/plain; charset=utf-8",
                            etag_suffix="")
 
 
-@router.api_route("/Packages.gz", methods=["GET", "HEAD"], response_class=Response,
-                  responses={200: {"content": {"application/gzip": {}}}, 304: {}})
+@router.get("/Packages.gz", response_class=Response,
+            responses={200: {"content": {"application/gzip": {}}}, 304: {}})
+@router.head("/Packages.gz", include_in_schema=False)
 def get_packages_index_gz(profile: str, request: Request, farm: FarmDep) -> Response:
     index = farm.binhost_index(profile)
     return _index_response(request, index, index.gzipped, "application/gzip", etag_suffix="-gz")
 
 
-@router.api_route("/{path:path}", methods=["GET", "HEAD"], response_class=FileResponse,
-                  responses={200: {"content": {"application/octet-stream": {}}}, 206: {}})
+@router.get("/{path:path}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}, 206: {}})
+@router.head("/{path:path}", include_in_schema=False)
 def get_package_file(profile: str, path: str, farm: FarmDep) -> FileResponse:
     """A package file, looked up by its PATH in the index (never joined into a file path)."""
     instance = farm.binhost_file(profile, path)

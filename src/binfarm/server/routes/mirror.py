@@ -26,7 +26,8 @@ def get_mirror_layout() -> Response:
     return Response(_LAYOUT, media_type="text/plain")
 
 
-@router.api_route("/{name}", methods=["GET", "HEAD"], response_class=FileResponse,
-                  responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get("/{name}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+@router.head("/{name}", include_in_schema=False)
 def get_distfile(name: str, farm: FarmDep) -> FileResponse:
     return FileResponse(farm.mirror_file(name), media_type="application/octet-stream")

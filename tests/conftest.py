@@ -1,0 +1,83 @@
+"""Fixtures that build real things: databases, Portage nodes, binary packages, farms."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from binfarm.db.engine import open_engine
+from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
+from binfarm.gentoo.configroot import NodeLayer, link_toolchain, write_node
+from binfarm.gentoo.emerge import build_packages
+from binfarm.profiles.archive import find_make_profile
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing from the developer's shell may steer binfarm or Portage in a test."""
+    for key in list(os.environ):
+        if key.startswith(("BINFARM_", "PORTAGE_")):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite in a file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'binfarm.sqlite'}"
+        return
+    name = f"binfarm_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = open_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def example() -> dict[str, Path]:
+    return example_paths()
+
+
+def example_layer(distdir: Path) -> NodeLayer:
+    return NodeLayer(distdir=distdir, repositories={EXAMPLE_REPO_NAME: example_paths()["repo"]})
+
+
+def make_node(root: Path, profile: str, distdir: Path) -> Path:
+    """A farm-style build node for an example profile, built by binfarm's own writer."""
+    tree = example_paths()["profiles"] / profile
+    write_node(root, tree, find_make_profile(tree), example_layer(distdir))
+    link_toolchain(root, "x86_64-pc-linux-gnu")
+    return root
+
+
+@pytest.fixture(scope="session")
+def laptop_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real binary packages (hello, its libgreet, wordcount) built by emerge for the laptop."""
+    base = tmp_path_factory.mktemp("binpkgs")
+    distdir = base / "distfiles"
+    shutil.copytree(example_paths()["distfiles"], distdir)
+    node = make_node(base / "node", "laptop", distdir)
+    with open(base / "build.log", "wb") as log:
+        result = build_packages(node, ["app-misc/hello", "app-misc/wordcount"], log,
+                                timeout_s=600)
+    assert result.ok, (base / "build.log").read_text()[-3000:]
+    return {p.name.split("-1.0")[0]: p for p in result.packages}

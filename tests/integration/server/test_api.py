@@ -1,0 +1,145 @@
+"""The HTTP API over a real Farm: auth, error shape, the worker protocol, uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server.conftest import Served, upload
+
+OPERATION_IDS = {
+    "health", "list_repositories", "list_profiles", "get_profile", "add_profile",
+    "get_profile_tree", "request_builds", "list_builds", "get_build", "get_build_log",
+    "lease_build", "append_build_log", "upload_package", "finish_build",
+    "get_packages_index", "get_packages_index_gz", "get_package_file", "get_mirror_layout",
+    "get_distfile",
+}
+
+
+def test_openapi_schema_and_stable_operation_ids(served: Served) -> None:
+    schema = served.http.get("/openapi.json").json()
+    ids = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    assert ids == OPERATION_IDS
+    assert schema["info"]["title"] == "binfarm"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "kind"),
+    [
+        ("GET", "/api/v1/profiles/nope", None, 404, "not_found"),
+        ("GET", "/api/v1/builds/424242", None, 404, "not_found"),
+        ("GET", "/api/v1/builds/notanumber", None, 422, "invalid_input"),
+        ("POST", "/api/v1/builds", {"profile": "laptop"}, 422, "invalid_input"),
+        ("POST", "/api/v1/builds", {"profile": "laptop", "atoms": ["=bad"]}, 400,
+         "invalid_input"),
+        ("POST", "/api/v1/builds", {"profile": "nope", "atoms": ["hello"]}, 404, "not_found"),
+        ("PUT", "/api/v1/profiles/laptop", b"not a tarball", 409, "conflict"),
+        ("PUT", "/api/v1/profiles/new-one", b"not a tarball", 400, "invalid_input"),
+        ("PUT", "/api/v1/profiles/Bad%20Name", b"", 400, "invalid_input"),
+        ("GET", "/binhost/nope/Packages", None, 404, "not_found"),
+        ("GET", "/binhost/laptop/app-misc/hello/x/hello-1.0-1.gpkg.tar", None, 404, "not_found"),
+        ("GET", "/mirror/distfiles/..%2Fadmin.token", None, 404, "not_found"),
+        ("GET", "/nowhere", None, 404, "not_found"),
+    ],
+)
+def test_every_error_has_one_shape(served: Served, method: str, path: str,
+                                   body: object, status: int, kind: str) -> None:
+    kwargs = {"json": body} if isinstance(body, dict) else {"content": body}
+    response = served.http.request(method, path, headers=served.auth, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.json() == {"ok": False, "kind": kind, "error": response.json()["error"],
+                                "status": status}
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/builds", {"profile": "laptop", "atoms": ["hello"]}),
+        ("PUT", "/api/v1/profiles/other", None),
+        ("POST", "/api/v1/worker/lease", {"worker": "w"}),
+        ("POST", "/api/v1/builds/1/finish", {"worker": "w", "ok": True}),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "bf_wrong"])
+def test_mutating_calls_need_a_valid_token(served: Served, method: str, path: str,
+                                           body: dict | None, token: str | None) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = served.http.request(method, path, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["kind"] == "denied"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_worker_protocol_checks_every_upload(served: Served, tmp_path: Path,
+                                                 laptop_packages: dict[str, Path]) -> None:
+    http, auth = served.http, served.auth
+    [build] = http.post("/api/v1/builds", json={"profile": "laptop", "atoms": ["hello"]},
+                        headers=auth).json()
+    assert build["cpv"] == "app-misc/hello-1.0" and build["state"] == "queued"
+    lease = http.post("/api/v1/worker/lease", json={"worker": "w1"}, headers=auth)
+    assert lease.status_code == 200 and lease.json()["id"] == build["id"]
+    assert http.post("/api/v1/worker/lease", json={"worker": "w2"},
+                     headers=auth).status_code == 204
+
+    junk = tmp_path / "hello-1.0-1.gpkg.tar"
+    junk.write_bytes(b"GPKG? no." * 100)
+    status, body = upload(served, build["id"], "w1", junk)
+    assert (status, body["kind"]) == (400, "invalid_input")
+    assert "not a binary package" in body["error"]
+    status, body = upload(served, build["id"], "w1", laptop_packages["wordcount"],
+                          filename="hello-1.0-1.gpkg.tar")
+    assert status == 400
+    assert "holds app-misc/wordcount-1.0, not what its name says" in body["error"]
+    status, body = upload(served, build["id"], "w2", laptop_packages["hello"])
+    assert (status, body["kind"]) == (409, "conflict")
+    status, body = upload(served, build["id"], "w1", laptop_packages["hello"],
+                          filename="../../hello-1.0-1.gpkg.tar")
+    assert status == 400
+    assert "app-misc/hello" not in http.get("/binhost/laptop/Packages").text
+    assert list((served.farm.data_dir / "store" / "tmp").iterdir()) == []
+
+    http.post(f"/api/v1/builds/{build['id']}/log", params={"worker": "w1"},
+              content=b">>> compiling\n", headers=auth)
+    for name in ("hello", "libgreet"):
+        status, body = upload(served, build["id"], "w1", laptop_packages[name])
+        assert status == 201, body
+    finished = http.post(f"/api/v1/builds/{build['id']}/finish",
+                         json={"worker": "w1", "ok": True}, headers=auth).json()
+    assert finished["state"] == "succeeded"
+    assert {p["cpv"] for p in finished["packages"]} == {"app-misc/hello-1.0",
+                                                        "dev-libs/libgreet-1.0"}
+    assert http.get(f"/api/v1/builds/{build['id']}/log").text == ">>> compiling\n"
+    assert http.get(f"/api/v1/builds/{build['id']}/log", params={"offset": 4}).text == \
+        "compiling\n"
+
+    index = http.get("/binhost/laptop/Packages")
+    assert index.headers["content-length"] == str(len(index.content))
+    hello = next(p for p in finished["packages"] if p["cpv"] == "app-misc/hello-1.0")
+    assert f"PATH: {hello['path']}\n" in index.text
+    data = laptop_packages["hello"].read_bytes()
+    whole = http.get(f"/binhost/laptop/{hello['path']}")
+    assert whole.content == data and whole.headers["content-length"] == str(len(data))
+    part = http.get(f"/binhost/laptop/{hello['path']}", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    assert "app-misc/hello" not in http.get("/binhost/desktop/Packages").text
+
+
+def test_finishing_without_packages_is_a_failure(served: Served) -> None:
+    http, auth = served.http, served.auth
+    [build] = http.post("/api/v1/builds", json={"profile": "desktop", "atoms": ["tool"]},
+                        headers=auth).json()
+    http.post("/api/v1/worker/lease", json={"worker": "w9"}, headers=auth)
+    finished = http.post(f"/api/v1/builds/{build['id']}/finish",
+                         json={"worker": "w9", "ok": True}, headers=auth).json()
+    assert finished["state"] == "failed"
+    assert "uploaded no package" in finished["error"]
+
+
+def test_the_mirror_serves_distfiles_to_workers(served: Served, example: dict[str, Path]) -> None:
+    got = served.http.get("/mirror/distfiles/hello-1.0.tar.gz")
+    assert got.content == (example["distfiles"] / "hello-1.0.tar.gz").read_bytes()
+    assert served.http.get("/mirror/distfiles/layout.conf").text == "[structure]\n0=flat\n"
+    assert served.http.get("/mirror/distfiles/nothing.tar.gz").status_code == 404
