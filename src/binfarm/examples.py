@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-__all__ = ["EXAMPLE_DIR", "EXAMPLE_PROFILES", "EXAMPLE_REPO_NAME", "example_paths"]
+__all__ = ["EXAMPLE_CPUS", "EXAMPLE_DIR", "EXAMPLE_PROFILES", "EXAMPLE_REPO_NAME",
+           "example_paths"]
 
 EXAMPLE_DIR: Final = Path(__file__).parent / "example"
 EXAMPLE_REPO_NAME: Final = "binfarm-example"
 EXAMPLE_PROFILES: Final = ("desktop", "laptop")
+# The CPUs of the example's machines: the laptop cannot run the desktop's AVX2 code.
+EXAMPLE_CPUS: Final = {"desktop": "x86-64-v3", "laptop": "x86-64-v2"}
 
 
 def example_paths() -> dict[str, Path]:

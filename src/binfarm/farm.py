@@ -15,9 +15,13 @@ from pathlib import Path
 
 from binfarm.db.engine import open_engine
 from binfarm.errors import InvalidInput, NotFound
-from binfarm.examples import EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
+from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
+from binfarm.gentoo.toolchain import required_isa
+from binfarm.keys.cpu import Fit
+from binfarm.keys.diff import differences
+from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
@@ -29,11 +33,28 @@ from binfarm.store.catalog import Catalog, Instance
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, TokenStore
 
-__all__ = ["BinhostIndex", "Farm"]
+__all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
 
 log = logging.getLogger(__name__)
 
 PACKAGE_SUFFIXES = (".gpkg.tar", ".xpak", ".tbz2")
+
+
+@dataclass(frozen=True)
+class InstanceVerdict:
+    instance: Instance
+    same_key: bool
+    fit: Fit
+    differences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    profile: Profile
+    cpv: str
+    key: str
+    inputs: KeyInputs
+    instances: list[InstanceVerdict]
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,8 @@ class Farm:
         for name in EXAMPLE_PROFILES:
             if self.profiles.find(name) is None:
                 tree = paths["profiles"] / name
-                self.add_profile(name, pack_tree(tree), find_make_profile(tree))
+                self.add_profile(name, pack_tree(tree), find_make_profile(tree),
+                                 cpu=EXAMPLE_CPUS[name])
 
     def node_layer(self, mirrors: tuple[str, ...] = ()) -> NodeLayer:
         return NodeLayer(distdir=self.distdir, repositories=self.repositories.locations(),
@@ -91,10 +113,11 @@ class Farm:
 
     # -- profiles ----------------------------------------------------------------------
 
-    def add_profile(self, name: str, packed_tree: bytes,
-                    make_profile: MakeProfileRef | None) -> Profile:
+    def add_profile(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
+                    *, cpu: str | None = None, exact_flags: bool = False) -> Profile:
         profile = self.profiles.add(name, packed_tree, make_profile, self.node_layer(),
-                                    max_bytes=self.settings.server.max_profile_bytes)
+                                    max_bytes=self.settings.server.max_profile_bytes, cpu=cpu,
+                                    exact_flags=exact_flags)
         log.info("profile added profile=%s chost=%s", name, profile.info.chost)
         return profile
 
@@ -104,17 +127,35 @@ class Farm:
     # -- builds ------------------------------------------------------------------------
 
     def request_builds(self, profile_name: str, atoms: list[str]) -> list[Build]:
-        """Resolve every atom with Portage first, then queue them: all or nothing."""
+        """Resolve and key every atom with Portage first, then queue them: all or nothing.
+
+        A key that already has a stored instance is answered with the build that made it.
+        """
         if not atoms:
             raise InvalidInput("name at least one atom to build")
         profile = self.profiles.get(profile_name)
         node = self.profiles.query_node(profile, self.node_layer())
         resolved = [self.helper.resolve(node, atom) for atom in atoms]
-        queued = [self.queue.request(profile.name, r.atom, r.cpv) for r in resolved]
-        for build in queued:
-            log.info("build requested build_id=%s profile=%s cpv=%s", build.id, build.profile,
-                     build.cpv)
-        return queued
+        wanted = self.helper.key_inputs(node, [r.cpv for r in resolved])
+        answered = []
+        for resolution, inputs in zip(resolved, wanted, strict=True):
+            needs = required_isa(f"{inputs.cflags} {inputs.cxxflags}", inputs.cpu_flags())
+            if missing := sorted(needs - profile.cpu_features):
+                raise InvalidInput(f"{resolution.cpv} would be built for {profile.name} with "
+                                   f"{', '.join(missing)}, which its CPU ({profile.cpu_spec}) "
+                                   "does not have")
+            key = compute_key(inputs)
+            stored = self.catalog.by_key(key)
+            if stored is not None and stored.build is not None:
+                build = self.queue.get(stored.build)
+                log.info("build answered from store build_id=%s profile=%s cpv=%s key=%s",
+                         build.id, profile.name, resolution.cpv, key)
+            else:
+                build = self.queue.request(profile.name, resolution.atom, resolution.cpv, key)
+                log.info("build requested build_id=%s profile=%s cpv=%s key=%s", build.id,
+                         profile.name, build.cpv, key)
+            answered.append(build)
+        return answered
 
     def log_path(self, build_id: int) -> Path:
         return self.data_dir / "logs" / f"{build_id}.log"
@@ -144,14 +185,17 @@ class Farm:
                                f"(*{', *'.join(PACKAGE_SUFFIXES)})")
         profile = self.profiles.get(build.profile)
         writer.close()
-        entry = self.helper.describe_binpkg(profile.node, writer.path)
+        entry, inputs = self.helper.describe_binpkg(profile.node, writer.path)
         if not filename.startswith(entry["CPV"].split("/", 1)[1]):
             raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
         blob = self.blobs.commit(writer)
         # Portage's client stamps the download with MTIME and re-fetches when they differ.
         entry["MTIME"] = str(int(blob.path.stat().st_mtime))
-        instance = self.catalog.add(blob, entry, profile=build.profile, build=build_id,
-                                    suffix=suffix)
+        instance = self.catalog.add(
+            blob, entry, key=compute_key(inputs), key_inputs=inputs,
+            required_isa=required_isa(f"{inputs.cflags} {inputs.cxxflags}", inputs.cpu_flags()),
+            profile=build.profile, build=build_id, suffix=suffix,
+        )
         log.info("package stored build_id=%s cpv=%s sha256=%s", build_id, instance.cpv,
                  instance.sha256)
         return instance
@@ -167,7 +211,7 @@ class Farm:
 
     def binhost_index(self, profile_name: str) -> BinhostIndex:
         profile = self.profiles.get(profile_name)
-        entries = [i.index_entry() for i in self.catalog.for_profile(profile.name)]
+        entries = [i.index_entry() for i in self.catalog.visible_to(profile.viewer)]
         state = self.catalog.index_state(profile.name, entries)
         header = {"ARCH": profile.info.arch, "CHOST": profile.info.chost,
                   "ACCEPT_KEYWORDS": profile.info.accept_keywords}
@@ -176,8 +220,38 @@ class Farm:
                             state.digest)
 
     def binhost_file(self, profile_name: str, path: str) -> Instance:
-        self.profiles.get(profile_name)
-        return self.catalog.find(profile_name, path)
+        return self.catalog.find(self.profiles.get(profile_name).viewer, path)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def set_profile_cpu(self, name: str, cpu: str | None,
+                        exact_flags: bool | None = None) -> Profile:
+        profile = self.profiles.set_cpu(name, cpu, exact_flags)
+        log.info("profile cpu changed profile=%s cpu=%s", name, profile.cpu_spec)
+        return profile
+
+    def explain(self, atom: str, profile_names: list[str]) -> list[Explanation]:
+        """For each profile: its key for `atom`, and why each stored instance fits or not."""
+        if not profile_names:
+            raise InvalidInput("name at least one profile to explain for")
+        out = []
+        for name in profile_names:
+            profile = self.profiles.get(name)
+            node = self.profiles.query_node(profile, self.node_layer())
+            resolution = self.helper.resolve(node, atom)
+            [inputs] = self.helper.key_inputs(node, [resolution.cpv])
+            key = compute_key(inputs)
+            verdicts = [
+                InstanceVerdict(instance, instance.key == key, profile.viewer.fit(instance),
+                                tuple(differences(inputs, instance.key_inputs)))
+                for instance in self.catalog.for_cpv(resolution.cpv)
+            ]
+            out.append(Explanation(profile, resolution.cpv, key, inputs, verdicts))
+        return out
+
+    def find_instance(self, ref: str) -> Instance:
+        """An instance by its SHA-256 (or a unique prefix of 8+ hex digits) or its PATH."""
+        return self.catalog.lookup(ref)
 
     def mirror_file(self, name: str) -> Path:
         """A distfile the farm can serve to its workers: from DISTDIR or a repository's bundle."""

@@ -12,7 +12,15 @@ from typing import Any, Final
 
 import httpx
 
-from binfarm.api.models import API_PREFIX, BuildOut, InstanceOut, ProfileOut, RepositoryOut
+from binfarm.api.models import (
+    API_PREFIX,
+    BuildOut,
+    ExplainOut,
+    InstanceDetail,
+    InstanceOut,
+    ProfileOut,
+    RepositoryOut,
+)
 from binfarm.errors import BinfarmError, Conflict, Denied, InvalidInput, NotFound, Unavailable
 
 __all__ = ["FarmClient"]
@@ -59,11 +67,29 @@ class FarmClient:
     def get_profile(self, name: str) -> ProfileOut:
         return ProfileOut.model_validate(self._call("GET", f"/profiles/{name}").json())
 
-    def add_profile(self, name: str, packed_tree: bytes, make_profile: str | None) -> ProfileOut:
-        params = {"make_profile": make_profile} if make_profile else None
+    def add_profile(self, name: str, packed_tree: bytes, make_profile: str | None, *,
+                    cpu: str | None = None, exact_flags: bool = False) -> ProfileOut:
+        params: dict[str, str | bool] = {"exact_flags": exact_flags}
+        if make_profile:
+            params["make_profile"] = make_profile
+        if cpu:
+            params["cpu"] = cpu
         response = self._call("PUT", f"/profiles/{name}", content=packed_tree, params=params,
                               headers={"Content-Type": "application/gzip"})
         return ProfileOut.model_validate(response.json())
+
+    def set_profile_cpu(self, name: str, cpu: str | None,
+                        exact_flags: bool | None = None) -> ProfileOut:
+        body = {"cpu": cpu, "exact_flags": exact_flags}
+        return ProfileOut.model_validate(self._call("PUT", f"/profiles/{name}/cpu",
+                                                    json=body).json())
+
+    def explain(self, atom: str, profiles: list[str]) -> list[ExplainOut]:
+        response = self._call("GET", "/explain", params={"atom": atom, "profile": profiles})
+        return [ExplainOut.model_validate(e) for e in response.json()]
+
+    def get_instance(self, ref: str) -> InstanceDetail:
+        return InstanceDetail.model_validate(self._call("GET", f"/instances/{ref}").json())
 
     def profile_tree(self, name: str) -> bytes:
         return self._call("GET", f"/profiles/{name}/tree").content

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 __all__ = [
     "BuildOut",
     "BuildRequestIn",
+    "CpuIn",
     "ErrorBody",
+    "ExplainOut",
     "FinishIn",
+    "InstanceDetail",
     "InstanceOut",
+    "InstanceVerdictOut",
     "LeaseIn",
     "ProfileOut",
     "RepositoryOut",
@@ -43,6 +49,16 @@ class ProfileOut(BaseModel):
     use: list[str]
     cpu_flags_x86: list[str]
     features: list[str]
+    cpu: str
+    cpu_features: list[str]
+    exact_flags: bool
+
+
+class CpuIn(BaseModel):
+    """A profile's CPU: an x86-64 level, a -march name or a CPU flag list; None: its flags."""
+
+    cpu: str | None = Field(None, max_length=4096)
+    exact_flags: bool | None = None
 
 
 class BuildRequestIn(BaseModel):
@@ -57,6 +73,34 @@ class InstanceOut(BaseModel):
     build_id: int | None
     path: str
     profile: str
+    key: str
+
+
+class InstanceDetail(InstanceOut):
+    """An instance with everything its key was made of and what it needs from a CPU."""
+
+    key_inputs: dict[str, Any]
+    required_isa: list[str]
+    entry: dict[str, str]
+
+
+class InstanceVerdictOut(BaseModel):
+    instance: InstanceOut
+    same_key: bool
+    in_index: bool
+    why_not_in_index: list[str]
+    differences: list[str]
+
+
+class ExplainOut(BaseModel):
+    """Why a profile would or would not get a stored binary of a package."""
+
+    profile: str
+    cpu: str
+    cpv: str
+    key: str
+    key_inputs: dict[str, Any]
+    instances: list[InstanceVerdictOut]
 
 
 class BuildOut(BaseModel):
@@ -64,6 +108,7 @@ class BuildOut(BaseModel):
     profile: str
     atom: str
     cpv: str
+    key: str | None
     state: str
     worker: str | None
     requested_at: float

@@ -31,8 +31,9 @@ def request(
     with cli.client() as client:
         builds = client.request_builds(profile, atoms)
         for b in builds:
+            note = " (already built: no new build)" if b.state == "succeeded" else ""
             console.print(f"build {b.id}: {b.cpv} for {b.profile} [{STATE_STYLES[b.state]}]"
-                          f"{b.state}[/]")
+                          f"{b.state}[/]{note}")
         if not wait:
             return
         final = _wait(client, [b.id for b in builds])

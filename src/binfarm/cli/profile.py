@@ -24,15 +24,39 @@ def add(
     config_dir: Annotated[Path, typer.Argument(
         help="An /etc/portage-shaped tree: make.profile, make.conf, package.use, ...",
         exists=True, file_okay=False, resolve_path=False)],
+    cpu: Annotated[str | None, typer.Option(
+        help="What the profile's machines can run: an x86-64 level (x86-64-v2), a gcc "
+             "-march name (haswell) or a CPU flag list ('avx2 sse4_2 ...') [default: "
+             "what its own flags need].")] = None,
+    exact_flags: Annotated[bool, typer.Option(
+        help="Only take binaries built with exactly this profile's CFLAGS.")] = False,
 ) -> None:
     """Send a configuration tree to the farm, which checks it with Portage and keeps a copy."""
     cli: CliContext = ctx.obj
     check_profile_name(name)
     ref = find_make_profile(config_dir)
     with cli.client() as client:
-        profile = client.add_profile(name, pack_tree(config_dir), str(ref) if ref else None)
+        profile = client.add_profile(name, pack_tree(config_dir), str(ref) if ref else None,
+                                     cpu=cpu, exact_flags=exact_flags)
     console.print(f"[green]added profile[/] {profile.name}")
     print_profile(profile)
+
+
+@app.command("cpu")
+def set_cpu(
+    ctx: typer.Context,
+    name: str,
+    cpu: Annotated[str | None, typer.Argument(
+        help="x86-64 level, -march name or CPU flag list; omit for what its flags need.")
+    ] = None,
+    exact_flags: Annotated[bool | None, typer.Option(
+        "--exact-flags/--any-flags", help="Take only binaries with this profile's CFLAGS.")
+    ] = None,
+) -> None:
+    """Change what a profile's machines can run."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        print_profile(client.set_profile_cpu(name, cpu, exact_flags))
 
 
 @app.command("list")

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
-from binfarm.api.models import BuildOut, ProfileOut
+from binfarm.api.models import BuildOut, ExplainOut, InstanceDetail, ProfileOut
 
-__all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_profile",
-           "print_profiles"]
+__all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_explanations",
+           "print_instance", "print_profile", "print_profiles"]
 
 console = Console()
 
@@ -33,7 +33,9 @@ def print_profile(p: ProfileOut) -> None:
     rows = [("profile", p.name), ("make.profile", p.make_profile or "(in the tree)"),
             ("CHOST", p.chost), ("ARCH", p.arch), ("CFLAGS", p.cflags),
             ("CXXFLAGS", p.cxxflags), ("LDFLAGS", p.ldflags), ("USE", " ".join(p.use)),
-            ("CPU_FLAGS_X86", " ".join(p.cpu_flags_x86))]
+            ("CPU_FLAGS_X86", " ".join(p.cpu_flags_x86)),
+            ("CPU", f"{p.cpu}{' (exact CFLAGS only)' if p.exact_flags else ''}"),
+            ("CPU features", " ".join(p.cpu_features))]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
@@ -47,6 +49,47 @@ def print_builds(builds: Iterable[BuildOut]) -> None:
         took = f"{end - b.started_at:.0f} s" if end and b.started_at else ""
         table.add_row(str(b.id), b.cpv, b.profile, f"[{style}]{b.state}[/]", b.worker or "",
                       took)
+    console.print(table)
+
+
+def print_explanations(explanations: Iterable[ExplainOut]) -> None:
+    for e in explanations:
+        console.print(f"[bold]{e.profile}[/] (CPU {e.cpu}): {e.cpv} key [cyan]{e.key[:16]}[/]")
+        if not e.instances:
+            console.print("  no binary of it is stored: a request builds one")
+        for v in e.instances:
+            i = v.instance
+            label = f"  {i.sha256[:12]} built for {i.profile}, BUILD_ID {i.build_id}"
+            if v.same_key:
+                verdict = "[green]same key: this is the profile's binary[/]"
+            elif v.in_index:
+                verdict = "[yellow]listed (Portage picks by USE), but not the same key[/]"
+            else:
+                verdict = "[red]not listed[/]"
+            console.print(f"{label}: {verdict}")
+            for reason in v.why_not_in_index:
+                console.print(f"    - {reason}", highlight=False)
+            for difference in v.differences:
+                console.print(f"    - {difference}", highlight=False)
+
+
+def print_instance(i: InstanceDetail) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    inputs = i.key_inputs
+    rows = [("instance", i.sha256), ("package", i.cpv), ("BUILD_ID", str(i.build_id)),
+            ("built for", i.profile), ("PATH", i.path), ("key", i.key),
+            ("CHOST", inputs["chost"]), ("USE", " ".join(inputs["use"]) or "(none)"),
+            ("CFLAGS", inputs["cflags"]), ("CXXFLAGS", inputs["cxxflags"]),
+            ("FFLAGS", inputs["fflags"]), ("LDFLAGS", inputs["ldflags"]),
+            ("FEATURES", " ".join(inputs["features"])),
+            ("ebuild", inputs["ebuild_sha256"]),
+            ("eclasses", " ".join(f"{n}:{h[:12]}" for n, h in inputs["eclasses"])),
+            (":= deps", " ".join(inputs["slot_deps"]) or "(none)"),
+            ("needs CPU", " ".join(i.required_isa))]
+    for key, value in rows:
+        table.add_row(key, value)
     console.print(table)
 
 

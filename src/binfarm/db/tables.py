@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
@@ -54,6 +56,9 @@ profiles = Table(
     Column("name", String(64), primary_key=True),
     Column("make_profile", String(512)),
     Column("info", JSON, nullable=False),
+    Column("cpu_spec", String(1024)),
+    Column("cpu_features", JSON),
+    Column("exact_flags", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -65,6 +70,7 @@ builds = Table(
     Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
     Column("atom", String(512), nullable=False),
     Column("cpv", String(512), nullable=False),
+    Column("key", String(64), index=True),
     Column("state", String(16), nullable=False, index=True),
     Column("priority", Integer, nullable=False, default=0),
     Column("worker", String(128)),
@@ -87,6 +93,9 @@ instances = Table(
     Column("profile", String(64), ForeignKey("profiles.name"), nullable=False, index=True),
     Column("build", Integer, ForeignKey("builds.id")),
     Column("entry", JSON, nullable=False),
+    Column("key", String(64), index=True),
+    Column("key_inputs", JSON),
+    Column("required_isa", JSON),
     Column("created_at", Float, nullable=False),
 )
 

@@ -9,15 +9,19 @@ and a profile it complained about is refused with those words.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import hashlib
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
 from typing import Any
 
 from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
+from binfarm.keys.inputs import KeyInputs
 
 __all__ = ["main"]
 
@@ -128,12 +132,135 @@ def describe_binpkg(root: str, path: str) -> dict[str, Any]:
             if key not in entry and key in index.header:
                 entry[key] = index.header[key]
         entry.pop("PATH", None)  # the farm chooses where it serves the file
-        return {"entry": entry}
+        inputs = _KeyContext(root).from_binpkg(path)
+        return {"entry": entry, "key_inputs": inputs.to_json()}
+
+
+_FLAG_VARS = ("CFLAGS", "CXXFLAGS", "FFLAGS", "LDFLAGS")
+_SLOT_DEP_VARS = ("DEPEND", "RDEPEND")
+
+
+class _KeyContext:
+    """Portage objects and caches shared by every key computed in one helper call."""
+
+    def __init__(self, root: str) -> None:
+        import portage
+
+        self.settings, _ = _load_config(root)
+        self.portdb = portage.portdbapi(mysettings=self.settings)
+        self.pkgsettings = portage.config(clone=self.settings)
+        self._files: dict[str, str] = {}
+        self._slots: dict[str, str] = {}
+
+    def file_sha256(self, path: str) -> str:
+        if path not in self._files:
+            with open(path, "rb") as handle:
+                self._files[path] = hashlib.sha256(handle.read()).hexdigest()
+        return self._files[path]
+
+    def eclasses(self, repo: str, names: list[str]) -> dict[str, str]:
+        db = self.settings.repositories[repo].eclass_db
+        return {name: self.file_sha256(db.eclasses[name].location) for name in names
+                if name in db.eclasses}
+
+    def slot_deps(self, depstrings: list[str], use: list[str], *, built: bool) -> list[str]:
+        """cat/pn:slot/subslot of every := dependency: as built, or as the tree has it now."""
+        from portage.dep import Atom, use_reduce
+
+        out = []
+        for depstring in depstrings:
+            for atom in use_reduce(depstring, uselist=use, flat=True, token_class=Atom):
+                if not isinstance(atom, Atom) or atom.slot_operator != "=":
+                    continue
+                if built:
+                    if atom.slot is not None:
+                        out.append(f"{atom.cp}:{atom.slot}/{atom.sub_slot or atom.slot}")
+                    continue
+                out.append(f"{atom.cp}:{self._best_slot(atom)}")
+        return out
+
+    def _best_slot(self, atom: Any) -> str:
+        key = str(atom)
+        if key not in self._slots:
+            best = self.portdb.xmatch("bestmatch-visible", atom)
+            slot = self.portdb.aux_get(best, ["SLOT"])[0] if best else "none"
+            self._slots[key] = slot if "/" in slot else f"{slot}/{slot}"
+        return self._slots[key]
+
+    def predict(self, cpv: str) -> KeyInputs:
+        """The inputs of a build of `cpv` with this profile, as Portage works them out."""
+        keys = ["IUSE", "INHERITED", "repository", *_SLOT_DEP_VARS]
+        iuse, inherited, repo, *deps = self.portdb.aux_get(cpv, keys)
+        pkg = self.pkgsettings
+        pkg.setcpv(cpv, mydb=self.portdb)
+        use = pkg["PORTAGE_USE"].split()
+        return KeyInputs.build(
+            cpv=cpv, repo=repo, chost=pkg.get("CHOST", ""), use=use, iuse=iuse.split(),
+            flags={name: pkg.get(name, "") for name in _FLAG_VARS}, features=pkg.features,
+            ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=repo)),
+            eclasses=self.eclasses(repo, inherited.split()),
+            slot_deps=self.slot_deps(deps, use, built=False),
+        )
+
+    def from_binpkg(self, path: str) -> KeyInputs:
+        """The inputs a stored binary package was built with, from its own metadata."""
+        md = _binpkg_metadata(path, self.settings)
+        cpv = f"{md.get('CATEGORY', '')}/{md.get('PF', '')}"
+        environment = _exported(md.get("environment.bz2", b""), _FLAG_VARS)
+        use = md.get("USE", "").split()
+        repo = md.get("repository", "")
+        ebuild = md.get(f"{md.get('PF', '')}.ebuild", b"")
+        return KeyInputs.build(
+            cpv=cpv, repo=repo, chost=md.get("CHOST", "").strip(), use=use,
+            iuse=md.get("IUSE", "").split(),
+            flags={name: md.get(name) or environment.get(name, "") for name in _FLAG_VARS},
+            features=md.get("FEATURES", "").split(),
+            ebuild_sha256=hashlib.sha256(ebuild if isinstance(ebuild, bytes)
+                                         else ebuild.encode()).hexdigest(),
+            eclasses=self.eclasses(repo, md.get("INHERITED", "").split())
+            if repo in self.settings.repositories else {},
+            slot_deps=self.slot_deps([md.get(v, "") for v in _SLOT_DEP_VARS], use, built=True),
+        )
+
+
+def _binpkg_metadata(path: str, settings: Any) -> dict[str, Any]:
+    """A binary package's metadata files: text values as str, binary ones as bytes."""
+    import portage
+    from portage.binpkg import get_binpkg_format
+
+    if get_binpkg_format(path) == "xpak":
+        raw = {k.decode(): v for k, v in portage.xpak.tbz2(path).get_data().items()}
+    else:
+        raw = portage.gpkg.gpkg(settings, None, path).get_metadata()
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name.endswith((".bz2", ".ebuild")):
+            out[name] = value if isinstance(value, bytes) else value.encode()
+        else:
+            out[name] = (value.decode(errors="replace") if isinstance(value, bytes)
+                         else value).strip()
+    return out
+
+
+def _exported(environment_bz2: bytes, names: tuple[str, ...]) -> dict[str, str]:
+    """Variables `declare -x`-ported in a saved ebuild environment (LDFLAGS, FFLAGS...)."""
+    if not environment_bz2:
+        return {}
+    text = bz2.decompress(environment_bz2).decode(errors="replace")
+    pattern = re.compile(rf'^declare -x ({"|".join(names)})="(.*)"$', re.MULTILINE)
+    return dict(pattern.findall(text))
+
+
+def key_inputs(root: str, cpvs: list[str]) -> dict[str, Any]:
+    context = _KeyContext(root)
+    return {"inputs": [context.predict(cpv).to_json() for cpv in cpvs]}
 
 
 def _dispatch(request: HelperRequest, root: str) -> dict[str, Any]:
     if request.op == "inspect_profile":
         return inspect_profile(root)
+    if request.op == "key_inputs" and request.cpvs is not None:
+        return key_inputs(root, request.cpvs)
     if request.op == "resolve" and request.atom is not None:
         return resolve(root, request.atom)
     if request.op == "describe_binpkg" and request.path is not None:

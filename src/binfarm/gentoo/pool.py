@@ -15,6 +15,7 @@ from typing import Any
 from binfarm.errors import InvalidInput, NotFound, Unavailable
 from binfarm.gentoo.configroot import node_env
 from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
+from binfarm.keys.inputs import KeyInputs
 
 __all__ = ["PortageHelper"]
 
@@ -35,10 +36,15 @@ class PortageHelper:
         """The best visible ebuild for `atom`; InvalidInput or NotFound when there is none."""
         return Resolution.model_validate(self._call(node, HelperRequest(op="resolve", atom=atom)))
 
-    def describe_binpkg(self, node: Path, path: Path) -> dict[str, str]:
-        """The Packages entry Portage writes for the binary package at `path`."""
-        request = HelperRequest(op="describe_binpkg", path=str(path))
-        return dict(self._call(node, request)["entry"])
+    def describe_binpkg(self, node: Path, path: Path) -> tuple[dict[str, str], KeyInputs]:
+        """The Packages entry Portage writes for the package at `path`, and its key inputs."""
+        reply = self._call(node, HelperRequest(op="describe_binpkg", path=str(path)))
+        return dict(reply["entry"]), KeyInputs.from_json(reply["key_inputs"])
+
+    def key_inputs(self, node: Path, cpvs: list[str]) -> list[KeyInputs]:
+        """What would go into a build of each of `cpvs` with the node's profile."""
+        reply = self._call(node, HelperRequest(op="key_inputs", cpvs=cpvs))
+        return [KeyInputs.from_json(inputs) for inputs in reply["inputs"]]
 
     def _call(self, node: Path, request: HelperRequest) -> dict[str, Any]:
         try:

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 
 __all__ = ["HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
 
-Op = Literal["inspect_profile", "resolve", "describe_binpkg"]
+Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs"]
 
 
 class HelperRequest(BaseModel):
     op: Op
     atom: str | None = None
     path: str | None = None
+    cpvs: list[str] | None = None
 
 
 class HelperReply(BaseModel):

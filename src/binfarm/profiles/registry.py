@@ -2,6 +2,9 @@
 
 A profile is added whole or not at all: the tree is unpacked and evaluated by Portage in
 a staging directory, and only a tree Portage accepted is renamed into place and recorded.
+Its CPU is what its machines can run: given as a level, -march name or flag list, or, by
+default, exactly what its own compiler flags and CPU_FLAGS_X86 need. A CPU that cannot run
+what the profile's own flags produce is refused.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import profiles
@@ -21,10 +24,15 @@ from binfarm.errors import Conflict, InvalidInput, NotFound
 from binfarm.gentoo.configroot import NodeLayer, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ProfileInfo
+from binfarm.gentoo.toolchain import CpuSpec, cpu_spec, required_isa
 from binfarm.profiles.archive import unpack_tree
 from binfarm.profiles.model import MakeProfileRef, check_profile_name
+from binfarm.store.catalog import Viewer
 
 __all__ = ["Profile", "ProfileRegistry"]
+
+
+_OWN_FLAGS = "its own flags"
 
 
 @dataclass(frozen=True)
@@ -34,12 +42,22 @@ class Profile:
     info: ProfileInfo
     tree: Path
     node: Path
+    cpu_spec: str
+    cpu_features: frozenset[str]
+    exact_flags: bool
 
     @classmethod
     def from_row(cls, row: Any, root: Path) -> Profile:
         ref = MakeProfileRef.parse(row.make_profile) if row.make_profile else None
         return cls(row.name, ref, ProfileInfo.model_validate(row.info), root / row.name / "tree",
-                   root / row.name / "node")
+                   root / row.name / "node", row.cpu_spec or _OWN_FLAGS,
+                   frozenset(row.cpu_features or ()), bool(row.exact_flags))
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(chost=self.info.chost, cpu_label=self.cpu_spec,
+                      cpu_features=self.cpu_features, cflags=self.info.cflags,
+                      exact_flags=self.exact_flags)
 
 
 class ProfileRegistry:
@@ -54,7 +72,8 @@ class ProfileRegistry:
         root.mkdir(parents=True, exist_ok=True)
 
     def add(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-            layer: NodeLayer, *, max_bytes: int) -> Profile:
+            layer: NodeLayer, *, max_bytes: int, cpu: str | None = None,
+            exact_flags: bool = False) -> Profile:
         """Check the tree with Portage and keep it; InvalidInput with Portage's complaint."""
         check_profile_name(name)
         if self.find(name) is not None:
@@ -64,6 +83,7 @@ class ProfileRegistry:
         try:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
             info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
+            spec = _checked_cpu(info, cpu)
             final = self.root / name
             staging.rename(final)
             try:
@@ -71,12 +91,26 @@ class ProfileRegistry:
                     now = self.clock()
                     conn.execute(insert(profiles).values(
                         name=name, make_profile=str(make_profile) if make_profile else None,
-                        info=info.model_dump(), created_at=now, updated_at=now))
+                        info=info.model_dump(), cpu_spec=spec.spec,
+                        cpu_features=sorted(spec.features), exact_flags=exact_flags,
+                        created_at=now, updated_at=now))
             except IntegrityError as exc:
                 shutil.rmtree(final, ignore_errors=True)
                 raise Conflict(f"profile {name!r} already exists") from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        return self.get(name)
+
+    def set_cpu(self, name: str, cpu: str | None, exact_flags: bool | None = None) -> Profile:
+        """Change what the profile's machines can run; refused if its own flags need more."""
+        profile = self.get(name)
+        spec = _checked_cpu(profile.info, cpu)
+        values: dict[str, Any] = {"cpu_spec": spec.spec, "cpu_features": sorted(spec.features),
+                                  "updated_at": self.clock()}
+        if exact_flags is not None:
+            values["exact_flags"] = exact_flags
+        with self.engine.begin() as conn:
+            conn.execute(update(profiles).where(profiles.c.name == name).values(**values))
         return self.get(name)
 
     def find(self, name: str) -> Profile | None:
@@ -107,6 +141,21 @@ class ProfileRegistry:
         except OSError as exc:
             raise InvalidInput(f"cannot use the profile tree: {exc}") from exc
         return self.helper.inspect_profile(node)
+
+
+def _checked_cpu(info: ProfileInfo, cpu: str | None) -> CpuSpec:
+    own = required_isa(f"{info.cflags} {info.cxxflags}", frozenset(info.cpu_flags_x86))
+    if cpu is None:
+        return CpuSpec(_OWN_FLAGS, own)
+    spec = cpu_spec(cpu)
+    missing = sorted(own - spec.features)
+    if missing:
+        raise InvalidInput(
+            f"the profile's own flags (CFLAGS {info.cflags!r}, CPU_FLAGS_X86 "
+            f"{' '.join(info.cpu_flags_x86)!r}) need {', '.join(missing)}, which its CPU "
+            f"({spec.spec}) does not have"
+        )
+    return spec
 
 
 def _check_repo(ref: MakeProfileRef | None, repositories: Mapping[str, Path]) -> None:

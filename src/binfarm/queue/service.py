@@ -1,7 +1,8 @@
 """The build queue over the database.
 
-A request for a package a profile already has queued or running joins that build. A
-lease is a conditional UPDATE checked by rowcount, so two workers can never take one build.
+A request whose build key is already queued or running joins that build, whichever
+profile asked first: equal keys make equal binaries. A lease is a conditional UPDATE
+checked by rowcount, so two workers can never take one build.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Build:
     profile: str
     atom: str
     cpv: str
+    key: str | None
     state: BuildState
     priority: int
     worker: str | None
@@ -36,7 +38,8 @@ class Build:
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
-        return cls(row.id, row.profile, row.atom, row.cpv, BuildState(row.state), row.priority,
+        return cls(row.id, row.profile, row.atom, row.cpv, row.key, BuildState(row.state),
+                   row.priority,
                    row.worker, row.requested_at, row.started_at, row.finished_at, row.error,
                    row.log_bytes)
 
@@ -46,19 +49,19 @@ class BuildQueue:
         self.engine = engine
         self.clock = clock
 
-    def request(self, profile: str, atom: str, cpv: str) -> Build:
-        """Queue a build of `cpv` for `profile`, or join the one already queued or running."""
+    def request(self, profile: str, atom: str, cpv: str, key: str) -> Build:
+        """Queue a build of `cpv` for `profile`, or join the active build with the same key."""
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(builds).where(builds.c.profile == profile, builds.c.cpv == cpv,
+                select(builds).where(builds.c.key == key,
                                      builds.c.state.in_([s.value for s in ACTIVE]))
                 .order_by(builds.c.id).limit(1)
             ).first()
             if row is not None:
                 return Build.from_row(row)
             new_id = conn.execute(insert(builds).values(
-                profile=profile, atom=atom, cpv=cpv, state=BuildState.QUEUED.value, priority=0,
-                requested_at=self.clock(), log_bytes=0,
+                profile=profile, atom=atom, cpv=cpv, key=key, state=BuildState.QUEUED.value,
+                priority=0, requested_at=self.clock(), log_bytes=0,
             )).inserted_primary_key[0]
         return self.get(new_id)
 

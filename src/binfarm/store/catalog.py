@@ -1,9 +1,12 @@
 """The catalog of stored instances and of each profile's published index.
 
 An instance is one binary package file in the blob store with the Packages entry Portage
-wrote for it. A profile's index TIMESTAMP only moves when its entries change, and always
-forward, so that Portage's If-Modified-Since check (its cached TIMESTAMP + 5 s) can be
-answered exactly (see server/routes/binhost.py).
+wrote for it, its build key, the key's inputs and the instruction set it needs. A profile
+sees every instance with its CHOST that its CPU can run; among instances of one package
+with the same USE it sees one, preferring the one built with its own compiler flags.
+A profile's index TIMESTAMP only moves when its entries change, and always forward, so
+that Portage's If-Modified-Since check (its cached TIMESTAMP + 5 s) can be answered
+exactly (see server/routes/binhost.py).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import index_states, instances
-from binfarm.errors import NotFound
+from binfarm.errors import InvalidInput, NotFound
+from binfarm.keys.cpu import Fit, check_fit
+from binfarm.keys.inputs import KeyInputs, normalize_flags
 from binfarm.store.blobs import Blob
 from binfarm.store.index import entries_digest, instance_path
 
-__all__ = ["Catalog", "IndexState", "Instance"]
+__all__ = ["Catalog", "IndexState", "Instance", "Viewer"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,41 @@ class Instance:
     profile: str
     build: int | None
     entry: dict[str, str]
+    key: str
+    key_inputs: KeyInputs
+    required_isa: frozenset[str]
+    created_at: float
 
     @classmethod
     def from_row(cls, row: Any) -> Instance:
         return cls(row.id, row.sha256, row.size, row.cpv, row.portage_build_id, row.path,
-                   row.profile, row.build, dict(row.entry))
+                   row.profile, row.build, dict(row.entry), row.key,
+                   KeyInputs.from_json(row.key_inputs), frozenset(row.required_isa),
+                   row.created_at)
 
     def index_entry(self) -> dict[str, str]:
         return {**self.entry, "PATH": self.path}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What decides which instances a profile may see."""
+
+    chost: str
+    cpu_label: str
+    cpu_features: frozenset[str]
+    cflags: str
+    exact_flags: bool
+
+    def fit(self, instance: Instance) -> Fit:
+        fit = check_fit(binary_chost=instance.key_inputs.chost,
+                        binary_needs=instance.required_isa, host_chost=self.chost,
+                        host_has=self.cpu_features, host_label=self.cpu_label)
+        if self.exact_flags and instance.key_inputs.cflags != normalize_flags(self.cflags):
+            reason = (f"built with CFLAGS {instance.key_inputs.cflags!r}; the profile wants "
+                      f"exactly {normalize_flags(self.cflags)!r}")
+            return Fit(False, (*fit.reasons, reason))
+        return fit
 
 
 @dataclass(frozen=True)
@@ -55,7 +87,8 @@ class Catalog:
         self.engine = engine
         self.clock = clock
 
-    def add(self, blob: Blob, entry: dict[str, str], *, profile: str, build: int | None,
+    def add(self, blob: Blob, entry: dict[str, str], *, key: str, key_inputs: KeyInputs,
+            required_isa: frozenset[str], profile: str, build: int | None,
             suffix: str) -> Instance:
         """Record `blob` as an instance; a file already stored is returned as it was."""
         existing = self.by_sha256(blob.sha256)
@@ -66,7 +99,9 @@ class Catalog:
             "sha256": blob.sha256, "size": blob.size, "cpv": entry["CPV"],
             "portage_build_id": build_id,
             "path": instance_path(entry["CPV"], build_id, blob.sha256, suffix),
-            "profile": profile, "build": build, "entry": entry, "created_at": self.clock(),
+            "profile": profile, "build": build, "entry": entry, "key": key,
+            "key_inputs": key_inputs.to_json(), "required_isa": sorted(required_isa),
+            "created_at": self.clock(),
         }
         try:
             with self.engine.begin() as conn:
@@ -86,26 +121,63 @@ class Catalog:
             row = conn.execute(select(instances).where(instances.c.sha256 == sha256)).first()
         return Instance.from_row(row) if row else None
 
-    def for_profile(self, profile: str) -> list[Instance]:
-        """The instances a profile's index lists: those built for it."""
-        query = select(instances).where(instances.c.profile == profile).order_by(instances.c.id)
+    def by_key(self, key: str) -> Instance | None:
+        """The newest instance with build key `key`."""
+        query = select(instances).where(instances.c.key == key).order_by(instances.c.id.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).first()
+        return Instance.from_row(row) if row else None
+
+    def lookup(self, ref: str) -> Instance:
+        """An instance by SHA-256, a unique SHA-256 prefix (8+ hex digits) or its PATH."""
+        ref = ref.strip().lower() if len(ref) <= 64 and "/" not in ref else ref
+        if "/" in ref:
+            query = select(instances).where(instances.c.path == ref)
+        elif len(ref) >= 8 and all(c in "0123456789abcdef" for c in ref):
+            query = select(instances).where(instances.c.sha256.startswith(ref, autoescape=True))
+        else:
+            raise InvalidInput(f"{ref!r} is neither a SHA-256 (8+ hex digits) nor a PATH")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(2)).all()
+        if not rows:
+            raise NotFound(f"no stored instance {ref!r}")
+        if len(rows) > 1:
+            raise InvalidInput(f"{ref!r} names more than one instance: give more digits")
+        return Instance.from_row(rows[0])
+
+    def for_cpv(self, cpv: str) -> list[Instance]:
+        query = select(instances).where(instances.c.cpv == cpv).order_by(instances.c.id)
         with self.engine.connect() as conn:
             return [Instance.from_row(row) for row in conn.execute(query)]
+
+    def visible_to(self, viewer: Viewer) -> list[Instance]:
+        """The instances a profile's index lists (see the module docstring)."""
+        query = select(instances).order_by(instances.c.id)
+        with self.engine.connect() as conn:
+            fitting = [i for i in map(Instance.from_row, conn.execute(query))
+                       if viewer.fit(i).ok]
+        own_flags = normalize_flags(viewer.cflags)
+        chosen: dict[tuple[str, tuple[str, ...]], Instance] = {}
+        for instance in fitting:  # oldest first: a newer one replaces an older one
+            variant = (instance.cpv, instance.key_inputs.use)
+            held = chosen.get(variant)
+            if held is None or (instance.key_inputs.cflags == own_flags
+                                or held.key_inputs.cflags != own_flags):
+                chosen[variant] = instance
+        return sorted(chosen.values(), key=lambda i: i.id)
 
     def for_build(self, build: int) -> list[Instance]:
         query = select(instances).where(instances.c.build == build).order_by(instances.c.id)
         with self.engine.connect() as conn:
             return [Instance.from_row(row) for row in conn.execute(query)]
 
-    def find(self, profile: str, path: str) -> Instance:
-        """The instance served at `path` in `profile`'s binhost; NotFound otherwise."""
-        query = select(instances).where(instances.c.profile == profile,
-                                        instances.c.path == path)
+    def find(self, viewer: Viewer, path: str) -> Instance:
+        """The instance served at `path` to `viewer`; NotFound unless its index lists it."""
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is not None:
-            return Instance.from_row(row)
-        raise NotFound(f"no package {path!r} in the binhost of {profile!r}")
+            row = conn.execute(select(instances).where(instances.c.path == path)).first()
+        if row is not None and viewer.fit(instance := Instance.from_row(row)).ok:
+            return instance
+        raise NotFound(f"no package {path!r} in this binhost")
 
     def index_state(self, profile: str, entries: list[dict[str, str]]) -> IndexState:
         """The index's TIMESTAMP, moved forward (by at least 1 s) when the entries changed."""

@@ -8,6 +8,7 @@ import pytest
 
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.gentoo.pool import PortageHelper
+from binfarm.keys.inputs import compute_key
 from tests.conftest import make_node
 
 helper = PortageHelper(timeout_s=120)
@@ -48,7 +49,7 @@ def test_resolve_refuses_unknown_and_malformed_atoms(laptop_node: Path) -> None:
 def test_describe_binpkg_gives_portages_own_entry(
     laptop_node: Path, laptop_packages: dict[str, Path],
 ) -> None:
-    entry = helper.describe_binpkg(laptop_node, laptop_packages["hello"])
+    entry, _inputs = helper.describe_binpkg(laptop_node, laptop_packages["hello"])
     assert entry["CPV"] == "app-misc/hello-1.0"
     assert entry["BUILD_ID"] == "1"
     assert entry["IUSE"] == "debug +nls"
@@ -65,3 +66,22 @@ def test_describe_binpkg_refuses_what_is_not_a_package(laptop_node: Path,
     junk.write_bytes(b"\0" * 4096)
     with pytest.raises(InvalidInput, match="not a binary package"):
         helper.describe_binpkg(laptop_node, junk)
+
+
+def test_the_key_portage_predicts_is_the_key_the_binary_carries(
+    laptop_node: Path, laptop_packages: dict[str, Path],
+) -> None:
+    cpvs = {"hello": "app-misc/hello-1.0", "libgreet": "dev-libs/libgreet-1.0",
+            "wordcount": "app-misc/wordcount-1.0"}
+    predicted = dict(zip(cpvs, helper.key_inputs(laptop_node, list(cpvs.values())),
+                         strict=True))
+    for name, path in laptop_packages.items():
+        _entry, carried = helper.describe_binpkg(laptop_node, path)
+        assert carried == predicted[name]
+        assert compute_key(carried) == compute_key(predicted[name])
+    hello = predicted["hello"]
+    assert hello.use == ()  # -nls from 02slave, debug off
+    assert hello.cflags == "-O2 -march=x86-64-v2"  # -pipe changes no code
+    assert hello.slot_deps == ("dev-libs/libgreet:0/1",)
+    assert [name for name, _ in hello.eclasses] == ["example-cc"]
+    assert predicted["wordcount"].use == ("test",)  # package.env turned FEATURES=test on

@@ -23,20 +23,21 @@ def queue(engine: Engine) -> BuildQueue:
 
 
 def test_an_identical_request_joins_the_active_build(queue: BuildQueue) -> None:
-    first = queue.request("laptop", "hello", "app-misc/hello-1.0")
-    again = queue.request("laptop", "app-misc/hello", "app-misc/hello-1.0")
-    other_profile = queue.request("desktop", "hello", "app-misc/hello-1.0")
-    assert again.id == first.id
-    assert other_profile.id != first.id
+    first = queue.request("laptop", "hello", "app-misc/hello-1.0", "k1")
+    again = queue.request("laptop", "app-misc/hello", "app-misc/hello-1.0", "k1")
+    same_key_elsewhere = queue.request("desktop", "hello", "app-misc/hello-1.0", "k1")
+    other_key = queue.request("desktop", "hello", "app-misc/hello-1.0", "k2")
+    assert again.id == first.id == same_key_elsewhere.id
+    assert other_key.id != first.id
     leased = queue.lease("w1")
     assert leased is not None and leased.id == first.id
-    assert queue.request("laptop", "hello", "app-misc/hello-1.0").id == first.id  # running
+    assert queue.request("laptop", "hello", "app-misc/hello-1.0", "k1").id == first.id
     queue.finish(first.id, "w1", ok=True, error=None)
-    assert queue.request("laptop", "hello", "app-misc/hello-1.0").id != first.id  # done
+    assert queue.request("laptop", "hello", "app-misc/hello-1.0", "k1").id != first.id
 
 
 def test_each_build_is_leased_once_under_contention(queue: BuildQueue) -> None:
-    ids = {queue.request("laptop", f"p{i}", f"app-misc/p{i}-1").id for i in range(20)}
+    ids = {queue.request("laptop", f"p{i}", f"app-misc/p{i}-1", f"k{i}").id for i in range(20)}
     leased: list[int] = []
     lock = threading.Lock()
 
@@ -54,7 +55,7 @@ def test_each_build_is_leased_once_under_contention(queue: BuildQueue) -> None:
 
 
 def test_only_the_lease_holder_finishes(queue: BuildQueue) -> None:
-    build = queue.request("laptop", "hello", "app-misc/hello-1.0")
+    build = queue.request("laptop", "hello", "app-misc/hello-1.0", "k1")
     with pytest.raises(Conflict):
         queue.finish(build.id, "w1", ok=True, error=None)  # not leased yet
     queue.lease("w1")
@@ -67,7 +68,7 @@ def test_only_the_lease_holder_finishes(queue: BuildQueue) -> None:
 
 
 def test_a_restarted_worker_gives_its_builds_back(queue: BuildQueue) -> None:
-    build = queue.request("laptop", "hello", "app-misc/hello-1.0")
+    build = queue.request("laptop", "hello", "app-misc/hello-1.0", "k1")
     queue.lease("embedded")
     assert queue.requeue_worker("embedded") == 1
     again = queue.get(build.id)

@@ -9,8 +9,27 @@ from sqlalchemy import Engine, insert
 
 from binfarm.db.tables import profiles
 from binfarm.errors import InvalidInput, NotFound
+from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.store.blobs import BlobStore
-from binfarm.store.catalog import Catalog
+from binfarm.store.catalog import Catalog, Instance, Viewer
+
+INPUTS = KeyInputs.build(
+    cpv="app-misc/hello-1.0", repo="r", chost="x86_64-pc-linux-gnu", use=["nls"],
+    iuse=["+nls"], flags={"CFLAGS": "-O2 -pipe"}, features=[], ebuild_sha256="e" * 64,
+    eclasses={}, slot_deps=[],
+)
+V2_FEATURES = frozenset({"sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt"})
+V2 = Viewer(chost="x86_64-pc-linux-gnu", cpu_label="x86-64-v2", cpu_features=V2_FEATURES,
+            cflags="-O2 -pipe", exact_flags=False)
+
+
+def _add(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
+         needs: frozenset[str] = frozenset({"sse2"})) -> Instance:
+    with blobs.receive(1 << 20) as writer:
+        writer.write(data)
+        return catalog.add(blobs.commit(writer), {"CPV": inputs.cpv, "BUILD_ID": "1"},
+                           key=compute_key(inputs), key_inputs=inputs, required_isa=needs,
+                           profile="laptop", build=None, suffix=".gpkg.tar")
 
 
 class Clock:
@@ -48,18 +67,16 @@ def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: 
 
 def test_a_file_is_stored_and_catalogued_once(catalog: Catalog, tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "store")
-    entry = {"CPV": "app-misc/hello-1.0", "BUILD_ID": "1"}
-    added = []
-    for _ in range(2):
-        with blobs.receive(1 << 20) as writer:
-            writer.write(b"the same package bytes")
-            added.append(catalog.add(blobs.commit(writer), entry, profile="laptop", build=None,
-                                     suffix=".gpkg.tar"))
+    added = [_add(catalog, blobs, b"the same package bytes", INPUTS) for _ in range(2)]
     assert added[0] == added[1]
-    assert [i.sha256 for i in catalog.for_profile("laptop")] == [added[0].sha256]
-    assert catalog.find("laptop", added[0].path) == added[0]
+    assert [i.sha256 for i in catalog.visible_to(V2)] == [added[0].sha256]
+    assert catalog.find(V2, added[0].path) == added[0]
+    assert catalog.lookup(added[0].sha256[:10]) == added[0]
+    assert catalog.lookup(added[0].path) == added[0]
     with pytest.raises(NotFound):
-        catalog.find("laptop", "app-misc/hello/../../../admin.token")
+        catalog.find(V2, "app-misc/hello/../../../admin.token")
+    with pytest.raises(InvalidInput):
+        catalog.lookup("abc")
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
 
 
@@ -69,3 +86,25 @@ def test_an_oversized_upload_leaves_nothing(tmp_path: Path) -> None:
         writer.write(b"x" * 11)
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
     assert not (tmp_path / "store" / "sha256").exists()
+
+
+def test_a_profile_sees_what_its_cpu_runs_one_per_use_variant(catalog: Catalog,
+                                                               tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "store")
+    avx2 = _add(catalog, blobs, b"v3 build", INPUTS.__class__(**{
+        **INPUTS.__dict__, "cflags": "-O2 -march=x86-64-v3"}), frozenset({"avx2", "sse2"}))
+    own = _add(catalog, blobs, b"v2 build, own flags", INPUTS)
+    other_flags = _add(catalog, blobs, b"v2 build, -O3", INPUTS.__class__(**{
+        **INPUTS.__dict__, "cflags": "-O3"}))
+    other_use = _add(catalog, blobs, b"-nls build", INPUTS.__class__(**{
+        **INPUTS.__dict__, "use": ()}))
+    visible = catalog.visible_to(V2)
+    assert avx2 not in visible  # needs avx2, which x86-64-v2 lacks
+    assert own in visible and other_use in visible
+    assert other_flags not in visible  # same USE as `own`, which has the profile's flags
+    reasons = V2.fit(avx2).reasons
+    assert reasons == ("needs avx2, which the profile's CPU (x86-64-v2) does not have",)
+    with pytest.raises(NotFound):
+        catalog.find(V2, avx2.path)
+    exact = Viewer(**{**V2.__dict__, "exact_flags": True, "cflags": "-O3 -pipe"})
+    assert catalog.visible_to(exact) == [other_flags]

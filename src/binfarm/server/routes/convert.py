@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from binfarm.api.models import BuildOut, InstanceOut, ProfileOut
+from binfarm.api.models import (
+    BuildOut,
+    ExplainOut,
+    InstanceDetail,
+    InstanceOut,
+    InstanceVerdictOut,
+    ProfileOut,
+)
+from binfarm.farm import Explanation
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
 from binfarm.store.catalog import Instance
 
-__all__ = ["build_out", "instance_out", "profile_out"]
+__all__ = ["build_out", "explain_out", "instance_detail", "instance_out", "profile_out"]
 
 
 def profile_out(profile: Profile) -> ProfileOut:
@@ -17,19 +25,39 @@ def profile_out(profile: Profile) -> ProfileOut:
         make_profile=str(profile.make_profile) if profile.make_profile else None,
         chost=info.chost, arch=info.arch, cflags=info.cflags, cxxflags=info.cxxflags,
         ldflags=info.ldflags, use=info.use, cpu_flags_x86=info.cpu_flags_x86,
-        features=info.features,
+        features=info.features, cpu=profile.cpu_spec,
+        cpu_features=sorted(profile.cpu_features), exact_flags=profile.exact_flags,
     )
 
 
 def instance_out(instance: Instance) -> InstanceOut:
     return InstanceOut(sha256=instance.sha256, size=instance.size, cpv=instance.cpv,
                        build_id=instance.portage_build_id, path=instance.path,
-                       profile=instance.profile)
+                       profile=instance.profile, key=instance.key)
+
+
+def instance_detail(instance: Instance) -> InstanceDetail:
+    return InstanceDetail(**instance_out(instance).model_dump(),
+                          key_inputs=instance.key_inputs.to_json(),
+                          required_isa=sorted(instance.required_isa), entry=instance.entry)
+
+
+def explain_out(explanation: Explanation) -> ExplainOut:
+    return ExplainOut(
+        profile=explanation.profile.name, cpu=explanation.profile.cpu_spec,
+        cpv=explanation.cpv, key=explanation.key, key_inputs=explanation.inputs.to_json(),
+        instances=[
+            InstanceVerdictOut(instance=instance_out(v.instance), same_key=v.same_key,
+                               in_index=v.fit.ok, why_not_in_index=list(v.fit.reasons),
+                               differences=list(v.differences))
+            for v in explanation.instances
+        ],
+    )
 
 
 def build_out(build: Build, packages: list[Instance] | None = None) -> BuildOut:
     return BuildOut(
-        id=build.id, profile=build.profile, atom=build.atom, cpv=build.cpv,
+        id=build.id, profile=build.profile, atom=build.atom, cpv=build.cpv, key=build.key,
         state=build.state.value, worker=build.worker, requested_at=build.requested_at,
         started_at=build.started_at, finished_at=build.finished_at, error=build.error,
         log_bytes=build.log_bytes,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from binfarm import __version__
-from binfarm.api.models import ProfileOut, RepositoryOut
+from binfarm.api.models import CpuIn, ProfileOut, RepositoryOut
 from binfarm.errors import InvalidInput
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep
@@ -54,8 +54,14 @@ async def add_profile(
     farm: FarmDep,
     _token: AdminToken,
     make_profile: Annotated[str | None, Query(max_length=512)] = None,
+    cpu: Annotated[str | None, Query(max_length=4096)] = None,
+    exact_flags: bool = False,
 ) -> ProfileOut:
-    """Add a profile from a tar.gz of its /etc/portage-shaped tree; Portage checks it first."""
+    """Add a profile from a tar.gz of its /etc/portage-shaped tree; Portage checks it first.
+
+    `cpu` is what its machines can run (x86-64 level, -march name or CPU flag list);
+    without it, exactly what the profile's own flags need.
+    """
     limit = farm.settings.server.max_profile_bytes
     body = bytearray()
     async for chunk in request.stream():
@@ -63,8 +69,15 @@ async def add_profile(
         if len(body) > limit:
             raise InvalidInput(f"the profile tree is larger than {limit} bytes")
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
-    profile = await run_in_threadpool(farm.add_profile, name, bytes(body), ref)
+    profile = await run_in_threadpool(
+        lambda: farm.add_profile(name, bytes(body), ref, cpu=cpu, exact_flags=exact_flags))
     return profile_out(profile)
+
+
+@router.put("/profiles/{name}/cpu")
+def set_profile_cpu(name: str, body: CpuIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
+    """Change what a profile's machines can run; refused if its own flags need more."""
+    return profile_out(farm.set_profile_cpu(name, body.cpu, body.exact_flags))
 
 
 @router.get("/profiles/{name}/tree", response_class=Response,
