@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench-ready clean
+.PHONY: setup run test lint bench clean
 
 setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null || \
@@ -26,8 +26,12 @@ run: setup
 test: setup lint
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+# Speed targets, side by side with what an admin would otherwise run; not part of `test`.
+bench: setup
+	$(BIN)/python bench/keys.py
+
 lint: setup
-	$(BIN)/ruff check src tests scripts/generate-example
+	$(BIN)/ruff check src tests bench scripts/generate-example
 	$(BIN)/lint-imports
 
 clean:
