@@ -24,7 +24,7 @@ from binfarm.keys.inputs import compute_key
 from binfarm.profiles.model import MakeProfileRef
 
 sys.path.insert(0, str(Path(__file__).parent))
-from repogen import REPO_NAME, generate_repo  # noqa: E402
+from repogen import REPO_NAME, generate_repo
 
 TARGET_MS = 2.0
 PROFILES = {
