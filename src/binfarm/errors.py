@@ -11,6 +11,7 @@ __all__ = [
     "BinfarmError",
     "Conflict",
     "Denied",
+    "Forbidden",
     "InvalidInput",
     "NotFound",
     "Unavailable",
@@ -45,6 +46,10 @@ class Conflict(BinfarmError):
 
 class Denied(BinfarmError):
     """Missing, wrong or insufficient credentials."""
+
+
+class Forbidden(Denied):
+    """Valid credentials that may not do this (role, profile, network)."""
 
 
 class Unavailable(BinfarmError):

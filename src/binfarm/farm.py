@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,19 +26,22 @@ from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
-from binfarm.queue.service import Build, BuildQueue
+from binfarm.queue.rules import check_env
+from binfarm.queue.service import Build, BuildQueue, Requester
+from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import RepositoryRegistry
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance
 from binfarm.store.index import render_index
-from binfarm.tokens import Role, TokenStore
+from binfarm.tokens import Role, Token, TokenStore
 
 __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
 
 log = logging.getLogger(__name__)
 
 PACKAGE_SUFFIXES = (".gpkg.tar", ".xpak", ".tbz2")
+_LEASE_POLL_S = 0.5  # a long-polling lease re-checks at least this often (sweeps, backoff)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ class Farm:
         self.helper = PortageHelper(settings.portage.helper_timeout_s)
         self.blobs = BlobStore(self.data_dir / "store")
         self.catalog = Catalog(self.engine, clock)
-        self.queue = BuildQueue(self.engine, clock)
+        self.workers = WorkerRegistry(self.engine, clock, settings.queue)
+        self.queue = BuildQueue(self.engine, clock, settings.queue, self.workers)
+        self._work = threading.Event()
         self.repositories = RepositoryRegistry(self.engine, clock)
         self.profiles = ProfileRegistry(self.engine, self.data_dir / "profiles", self.helper, clock)
         self.tokens = TokenStore(self.engine, clock)
@@ -89,7 +95,7 @@ class Farm:
         """Create the admin token on first start, in <data-dir>/admin.token (mode 0600)."""
         path = self.data_dir / "admin.token"
         if not path.exists():
-            secret = self.tokens.create("admin", Role.ADMIN)
+            _token, secret = self.tokens.create("admin", Role.ADMIN)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secret + "\n")
@@ -126,17 +132,25 @@ class Farm:
 
     # -- builds ------------------------------------------------------------------------
 
-    def request_builds(self, profile_name: str, atoms: list[str]) -> list[Build]:
+    def request_builds(self, profile_name: str, atoms: list[str], *,
+                       requester: Requester | None = None, token: Token | None = None,
+                       env: dict[str, str] | None = None, priority: int = 0) -> list[Build]:
         """Resolve and key every atom with Portage first, then queue them: all or nothing.
 
         A key that already has a stored instance is answered with the build that made it.
+        `env` overrides the profile for these builds, as `USE=... emerge` would.
         """
         if not atoms:
             raise InvalidInput("name at least one atom to build")
+        if token is not None:
+            token.may_request_for(profile_name)
+        env = check_env(env or {})
+        requester = requester or Requester(token.name if token else "farm",
+                                           token.id if token else None)
         profile = self.profiles.get(profile_name)
         node = self.profiles.query_node(profile, self.node_layer())
-        resolved = [self.helper.resolve(node, atom) for atom in atoms]
-        wanted = self.helper.key_inputs(node, [r.cpv for r in resolved])
+        resolved = [self.helper.resolve(node, atom, env) for atom in atoms]
+        wanted = self.helper.key_inputs(node, [r.cpv for r in resolved], env)
         answered = []
         for resolution, inputs in zip(resolved, wanted, strict=True):
             needs = required_isa(f"{inputs.cflags} {inputs.cxxflags}", inputs.cpu_flags())
@@ -147,15 +161,52 @@ class Farm:
             key = compute_key(inputs)
             stored = self.catalog.by_key(key)
             if stored is not None and stored.build is not None:
-                build = self.queue.get(stored.build)
+                build = self.queue.join_finished(stored.build, requester)
                 log.info("build answered from store build_id=%s profile=%s cpv=%s key=%s",
                          build.id, profile.name, resolution.cpv, key)
             else:
-                build = self.queue.request(profile.name, resolution.atom, resolution.cpv, key)
-                log.info("build requested build_id=%s profile=%s cpv=%s key=%s", build.id,
-                         profile.name, build.cpv, key)
+                build = self.queue.request(
+                    profile=profile.name, atom=resolution.atom, cpv=resolution.cpv, key=key,
+                    required_isa=needs, env=env, priority=priority, requester=requester)
+                log.info("build requested build_id=%s profile=%s cpv=%s key=%s requester=%s",
+                         build.id, profile.name, build.cpv, key, requester.name)
             answered.append(build)
+        self._work.set()
         return answered
+
+    def cancel_build(self, build_id: int, token: Token | None = None) -> Build:
+        build = self.queue.get(build_id)
+        if token is not None:
+            token.may_request_for(build.profile)
+        cancelled = self.queue.cancel(build_id)
+        log.info("build cancelled build_id=%s", build_id)
+        return cancelled
+
+    # -- workers -------------------------------------------------------------------------
+
+    def register_worker(self, name: str, arch: str, cpu_features: frozenset[str],
+                        slots: int) -> WorkerInfo:
+        worker = self.workers.register(name, arch, cpu_features, slots)
+        log.info("worker registered worker=%s arch=%s slots=%s", name, arch, slots)
+        return worker
+
+    def lease(self, worker_name: str, wait_s: float = 0.0) -> Build | None:
+        """The next build for the worker; waits up to `wait_s` for one to be requested."""
+        worker = self.workers.get(worker_name)
+        self.workers.touch(worker_name)
+        deadline = time.monotonic() + min(wait_s, self.settings.queue.long_poll_s)
+        while True:
+            self._work.clear()
+            build = self.queue.lease(worker)
+            remaining = deadline - time.monotonic()
+            if build is not None or remaining <= 0:
+                if build is not None:
+                    log.info("build leased build_id=%s worker=%s", build.id, worker_name)
+                return build
+            self._work.wait(min(remaining, _LEASE_POLL_S))
+
+    def heartbeat(self, build_id: int, worker: str) -> Build:
+        return self.queue.heartbeat(build_id, worker)
 
     def log_path(self, build_id: int) -> Path:
         return self.data_dir / "logs" / f"{build_id}.log"
@@ -175,10 +226,16 @@ class Farm:
             handle.write(chunk)
         self.queue.add_log_bytes(build_id, len(chunk))
 
-    def receive_package(self, build_id: int, worker: str, filename: str,
-                        writer: BlobWriter) -> Instance:
-        """Check a package uploaded for a build with Portage, then store and catalog it."""
+    def receive_package(self, build_id: int, worker: str, filename: str, writer: BlobWriter,
+                        sha256: str | None = None) -> Instance:
+        """Check a package uploaded for a build with Portage, then store and catalog it.
+
+        `sha256`, when the worker sends it, must be the digest of what arrived.
+        """
         build = self.queue.check_lease(build_id, worker)
+        if sha256 is not None and sha256.lower() != writer.sha256:
+            raise InvalidInput(f"{filename!r} arrived with SHA-256 {writer.sha256}, the worker "
+                               f"sent {sha256.lower()}: damaged in transit")
         suffix = next((s for s in PACKAGE_SUFFIXES if filename.endswith(s)), None)
         if suffix is None or "/" in filename:
             raise InvalidInput(f"{filename!r} is not a binary package file name "

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_LISTEN",
     "DEFAULT_SERVER",
     "PortageSettings",
+    "QueueSettings",
     "ServerSettings",
     "Settings",
     "WorkerSettings",
@@ -47,10 +48,29 @@ class ServerSettings(BaseModel):
         return value
 
 
+class QueueSettings(BaseModel):
+    lease_ttl_s: float = Field(60.0, description="A lease lapses this long after the last "
+                               "heartbeat; the build is then retried elsewhere.")
+    retry_base_s: float = Field(5.0, description="Backoff before the first retry of a lost "
+                                "build; it doubles with each further loss.")
+    retry_max_s: float = Field(300.0, description="Longest backoff between retries.")
+    max_attempts: int = Field(4, ge=1, description="Leases a build may lose before it fails.")
+    bench_after: int = Field(3, ge=1, description="Failures in a row that bench a worker.")
+    bench_s: float = Field(600.0, description="How long a benched worker gets no builds.")
+    long_poll_s: float = Field(20.0, description="Longest a lease request waits for a build.")
+    notice_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")
+    notice_retry_max_s: float = Field(600.0, description="Longest pause between webhook "
+                                      "delivery attempts.")
+
+
 class WorkerSettings(BaseModel):
     name: str = Field("embedded", description="Name the worker reports to the server.")
     poll_interval_s: float = Field(1.0, description="Pause between lease attempts when idle.")
     log_flush_s: float = Field(2.0, description="How often a running build's log is sent.")
+    heartbeat_s: float = Field(10.0, description="How often a running build is reported alive.")
+    slots: int = Field(1, ge=1, le=64, description="Builds this worker runs at once.")
+    outage_s: float = Field(900.0, description="How long a worker keeps retrying a server "
+                            "that does not answer before it gives a build up.")
     http_timeout_s: float = Field(60.0, description="Timeout of one HTTP call to the server.")
 
 
@@ -64,6 +84,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, le=64, description="Embedded workers started by `serve`.")
     server: ServerSettings = Field(default_factory=ServerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     portage: PortageSettings = Field(default_factory=PortageSettings)
 
     @field_validator("data_dir")

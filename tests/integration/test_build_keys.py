@@ -19,6 +19,7 @@ from binfarm.farm import Farm
 from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.queue.rules import BuildState
 from binfarm.settings import Settings
+from binfarm.worker.machine import local_cpu_features
 from tests.builders import copy_example_profile
 
 
@@ -40,7 +41,8 @@ def add_profile(farm: Farm, name: str, tree: Path, cpu: str | None = None) -> No
 def build_with(farm: Farm, profile: str, atom: str, packages: list[Path]) -> int:
     """Run one build through the worker protocol's use cases, uploading `packages`."""
     [build] = farm.request_builds(profile, [atom])
-    leased = farm.queue.lease("w")
+    farm.register_worker("w", "x86_64", local_cpu_features(), 1)
+    leased = farm.lease("w")
     assert leased is not None and leased.id == build.id
     for path in packages:
         with farm.blobs.receive(1 << 30) as writer:

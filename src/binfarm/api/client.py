@@ -6,6 +6,7 @@ server named, so a caller handles a remote InvalidInput exactly as a local one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -18,10 +19,21 @@ from binfarm.api.models import (
     ExplainOut,
     InstanceDetail,
     InstanceOut,
+    NewTokenOut,
     ProfileOut,
     RepositoryOut,
+    TokenOut,
+    WorkerOut,
 )
-from binfarm.errors import BinfarmError, Conflict, Denied, InvalidInput, NotFound, Unavailable
+from binfarm.errors import (
+    BinfarmError,
+    Conflict,
+    Denied,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 __all__ = ["FarmClient"]
 
@@ -30,6 +42,7 @@ _KINDS: Final[Mapping[str, type[BinfarmError]]] = {
     "not_found": NotFound,
     "conflict": Conflict,
     "denied": Denied,
+    "forbidden": Forbidden,
     "unavailable": Unavailable,
 }
 
@@ -96,13 +109,38 @@ class FarmClient:
 
     # -- builds ------------------------------------------------------------------------
 
-    def request_builds(self, profile: str, atoms: list[str]) -> list[BuildOut]:
-        response = self._call("POST", "/builds", json={"profile": profile, "atoms": atoms})
+    def request_builds(self, profile: str, atoms: list[str], *,
+                       env: dict[str, str] | None = None, priority: int = 0,
+                       requester: str | None = None,
+                       webhook: str | None = None) -> list[BuildOut]:
+        body = {"profile": profile, "atoms": atoms, "env": env or {}, "priority": priority,
+                "requester": requester, "webhook": webhook}
+        response = self._call("POST", "/builds", json=body)
         return [BuildOut.model_validate(b) for b in response.json()]
 
-    def list_builds(self, limit: int = 200) -> list[BuildOut]:
-        response = self._call("GET", "/builds", params={"limit": limit})
+    def list_builds(self, limit: int = 200, states: list[str] | None = None) -> list[BuildOut]:
+        params: dict[str, Any] = {"limit": limit}
+        if states:
+            params["state"] = states
+        response = self._call("GET", "/builds", params=params)
         return [BuildOut.model_validate(b) for b in response.json()]
+
+    def cancel(self, build_id: int) -> BuildOut:
+        return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/cancel").json())
+
+    def list_workers(self) -> list[WorkerOut]:
+        return [WorkerOut.model_validate(w) for w in self._call("GET", "/workers").json()]
+
+    def create_token(self, name: str, role: str, profile: str | None = None,
+                     networks: list[str] | None = None) -> NewTokenOut:
+        body = {"name": name, "role": role, "profile": profile, "networks": networks or []}
+        return NewTokenOut.model_validate(self._call("POST", "/tokens", json=body).json())
+
+    def list_tokens(self) -> list[TokenOut]:
+        return [TokenOut.model_validate(t) for t in self._call("GET", "/tokens").json()]
+
+    def revoke_token(self, name_or_id: str) -> TokenOut:
+        return TokenOut.model_validate(self._call("DELETE", f"/tokens/{name_or_id}").json())
 
     def get_build(self, build_id: int) -> BuildOut:
         return BuildOut.model_validate(self._call("GET", f"/builds/{build_id}").json())
@@ -112,19 +150,34 @@ class FarmClient:
 
     # -- the worker protocol -------------------------------------------------------------
 
-    def lease(self, worker: str) -> BuildOut | None:
-        response = self._call("POST", "/worker/lease", json={"worker": worker})
+    def register_worker(self, name: str, arch: str, cpu_features: list[str],
+                        slots: int) -> WorkerOut:
+        body = {"name": name, "arch": arch, "cpu_features": cpu_features, "slots": slots}
+        return WorkerOut.model_validate(self._call("POST", "/worker/register", json=body).json())
+
+    def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:
+        """The next build, waiting up to `wait_s` on the server (the timeout allows it)."""
+        response = self._call("POST", "/worker/lease", json={"worker": worker, "wait_s": wait_s},
+                              timeout=self._http.timeout.read + wait_s)
         return None if response.status_code == 204 else BuildOut.model_validate(response.json())
+
+    def heartbeat(self, build_id: int, worker: str) -> None:
+        self._call("POST", f"/builds/{build_id}/heartbeat", json={"worker": worker})
 
     def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
         self._call("POST", f"/builds/{build_id}/log", content=chunk, params={"worker": worker},
                    headers={"Content-Type": "application/octet-stream"})
 
     def upload_package(self, build_id: int, worker: str, path: Path) -> InstanceOut:
+        """Stream a package up with its SHA-256, so damage in transit is refused."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
         with open(path, "rb") as handle:
             response = self._call(
                 "POST", f"/builds/{build_id}/packages", content=handle,
-                params={"worker": worker, "filename": path.name},
+                params={"worker": worker, "filename": path.name, "sha256": digest.hexdigest()},
                 headers={"Content-Type": "application/octet-stream"},
             )
         return InstanceOut.model_validate(response.json())

@@ -13,12 +13,18 @@ __all__ = [
     "ErrorBody",
     "ExplainOut",
     "FinishIn",
+    "HeartbeatOut",
     "InstanceDetail",
     "InstanceOut",
     "InstanceVerdictOut",
     "LeaseIn",
+    "NewTokenOut",
     "ProfileOut",
     "RepositoryOut",
+    "TokenIn",
+    "TokenOut",
+    "WorkerIn",
+    "WorkerOut",
 ]
 
 API_PREFIX = "/api/v1"
@@ -64,6 +70,56 @@ class CpuIn(BaseModel):
 class BuildRequestIn(BaseModel):
     profile: str = Field(min_length=1, max_length=64)
     atoms: list[str] = Field(min_length=1, max_length=500)
+    env: dict[str, str] = Field(default_factory=dict, description="Overrides such as USE.")
+    priority: int = Field(0, ge=-100, le=100, description="Higher goes first.")
+    requester: str | None = Field(None, min_length=1, max_length=128,
+                                  description="Who asks (a host name); default: the token.")
+    webhook: str | None = Field(None, max_length=2048, pattern=r"^https?://",
+                                description="Where to POST a JSON notice when a build ends.")
+
+
+class WorkerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+    arch: str = Field(min_length=1, max_length=64)
+    cpu_features: list[str] = Field(default_factory=list, max_length=512)
+    slots: int = Field(1, ge=1, le=64)
+
+
+class WorkerOut(BaseModel):
+    name: str
+    arch: str
+    slots: int
+    cpu_features: list[str]
+    last_seen_at: float
+    consecutive_failures: int
+    benched_until: float | None
+    benched: bool
+    running: list[int]
+
+
+class HeartbeatOut(BaseModel):
+    lease_expires_at: float
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    role: str = Field(pattern=r"^(admin|worker|client)$")
+    profile: str | None = Field(None, max_length=64)
+    networks: list[str] = Field(default_factory=list, max_length=64)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    profile: str | None
+    networks: list[str]
+    created_at: float
+    revoked_at: float | None
+
+
+class NewTokenOut(TokenOut):
+    secret: str = Field(description="Shown once: only its SHA-256 is kept.")
 
 
 class InstanceOut(BaseModel):
@@ -116,11 +172,17 @@ class BuildOut(BaseModel):
     finished_at: float | None
     error: str | None
     log_bytes: int
+    priority: int = 0
+    env: dict[str, str] = Field(default_factory=dict)
+    requester: str | None = None
+    requesters: int = 0
+    attempts: int = 0
     packages: list[InstanceOut] = Field(default_factory=list)
 
 
 class LeaseIn(BaseModel):
     worker: str = Field(min_length=1, max_length=128)
+    wait_s: float = Field(0.0, ge=0, le=60, description="Wait this long for a build.")
 
 
 class FinishIn(BaseModel):

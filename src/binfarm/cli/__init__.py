@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from binfarm.cli import builds, keys, profile, serve
+from binfarm.cli import builds, keys, profile, serve, tokens, worker
 from binfarm.cli.context import CliContext
 from binfarm.errors import BinfarmError
 from binfarm.settings import DEFAULT_SERVER
@@ -28,6 +28,11 @@ app.add_typer(profile.app, name="profile")
 app.command("request")(builds.request)
 app.command("builds")(builds.list_builds)
 app.command("log")(builds.show_log)
+app.command("cancel")(builds.cancel)
+app.command("watch")(builds.watch)
+app.command("workers")(builds.list_workers)
+app.command("worker")(worker.worker)
+app.add_typer(tokens.app, name="token")
 app.command("explain")(keys.explain)
 app.command("show")(keys.show)
 

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
 import sys
 import time
 from typing import Annotated
 
 import typer
+from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext
-from binfarm.cli.render import STATE_STYLES, console, log_tail, print_builds
+from binfarm.cli.render import (
+    STATE_STYLES,
+    console,
+    log_tail,
+    print_builds,
+    queue_view,
+    workers_table,
+)
+from binfarm.errors import InvalidInput
 
-__all__ = ["list_builds", "request", "show_log"]
+__all__ = ["cancel", "list_builds", "list_workers", "request", "show_log", "watch"]
 
 _FINAL = {"succeeded", "failed", "cancelled"}
 _POLL_S = 1.0
@@ -25,18 +37,34 @@ def request(
     atoms: Annotated[list[str], typer.Argument(help="Atoms to build, as emerge takes them.")],
     profile: Annotated[str, typer.Option("--profile", "-p", help="Profile to build for.")],
     wait: Annotated[bool, typer.Option(help="Wait for the builds and show progress.")] = False,
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", "-E", help="VAR=VALUE for the build (USE, CFLAGS, FEATURES, MAKEOPTS, ...); "
+        "repeatable.")] = None,
+    priority: Annotated[int, typer.Option(help="Higher goes first (-100 to 100).")] = 0,
+    then: Annotated[str | None, typer.Option(
+        help="Run `SCRIPT STATUS BUILD_ID` here when each build ends (implies --wait).")
+    ] = None,
+    webhook: Annotated[str | None, typer.Option(
+        help="URL the farm POSTs a JSON notice to when each build ends.")] = None,
+    requester: Annotated[str | None, typer.Option(
+        help="Who asks [default: this host's name].")] = None,
 ) -> None:
     """Queue builds of ATOMS for a profile (joining identical builds already queued)."""
     cli: CliContext = ctx.obj
+    overrides = _parse_env(env or [])
     with cli.client() as client:
-        builds = client.request_builds(profile, atoms)
+        builds = client.request_builds(profile, atoms, env=overrides, priority=priority,
+                                       requester=requester or socket.gethostname(),
+                                       webhook=webhook)
         for b in builds:
             note = " (already built: no new build)" if b.state == "succeeded" else ""
             console.print(f"build {b.id}: {b.cpv} for {b.profile} [{STATE_STYLES[b.state]}]"
                           f"{b.state}[/]{note}")
-        if not wait:
+        if not wait and then is None:
             return
         final = _wait(client, [b.id for b in builds])
+        for b in final if then else []:
+            subprocess.run([then, b.state, str(b.id)], check=False)
         failed = [b for b in final if b.state != "succeeded"]
         for b in final:
             style = STATE_STYLES[b.state]
@@ -54,11 +82,64 @@ def request(
 def list_builds(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per build.")] = False,
 ) -> None:
     """The farm's builds, newest first."""
     cli: CliContext = ctx.obj
     with cli.client() as client:
-        print_builds(client.list_builds(limit))
+        builds = client.list_builds(limit if not as_json else 10_000)
+    if not as_json:
+        print_builds(builds)
+        return
+    for b in builds:
+        print(json.dumps({"id": b.id, "package": b.cpv, "profile": b.profile, "state": b.state,
+                          "worker": b.worker, "requesters": b.requesters,
+                          "priority": b.priority, "attempts": b.attempts, "env": b.env}))
+
+
+def cancel(ctx: typer.Context,
+           build_id: Annotated[int, typer.Argument(help="The build's id.")]) -> None:
+    """Cancel a queued or running build."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        b = client.cancel(build_id)
+    console.print(f"build {b.id}: {b.cpv} [{STATE_STYLES[b.state]}]{b.state}[/]")
+
+
+def watch(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    iterations: Annotated[int, typer.Option(help="Stop after this many refreshes; 0: never.")
+                          ] = 0,
+) -> None:
+    """A live view of the queue and the workers."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client, Live(console=console, auto_refresh=False) as live:
+        shown = 0
+        while True:
+            active = client.list_builds(200, states=["queued", "running"])
+            live.update(queue_view(active, client.list_workers()), refresh=True)
+            shown += 1
+            if iterations and shown >= iterations:
+                return
+            time.sleep(interval)
+
+
+def list_workers(ctx: typer.Context) -> None:
+    """The workers: what they run, when last seen, whether benched."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        console.print(workers_table(client.list_workers()))
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"--env wants VAR=VALUE, not {pair!r}")
+        out[name] = value
+    return out
 
 
 def show_log(

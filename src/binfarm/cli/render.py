@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
-from binfarm.api.models import BuildOut, ExplainOut, InstanceDetail, ProfileOut
+from binfarm.api.models import BuildOut, ExplainOut, InstanceDetail, ProfileOut, WorkerOut
 
 __all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_explanations",
-           "print_instance", "print_profile", "print_profiles"]
+           "print_instance", "print_profile", "print_profiles", "queue_view", "workers_table"]
 
 console = Console()
 
@@ -41,15 +41,36 @@ def print_profile(p: ProfileOut) -> None:
     console.print(table)
 
 
-def print_builds(builds: Iterable[BuildOut]) -> None:
-    table = Table("id", "package", "profile", "state", "worker", "took")
+def builds_table(builds: Iterable[BuildOut]) -> Table:
+    table = Table("id", "package", "profile", "state", "worker", "prio", "asked by", "took")
     for b in builds:
         style = STATE_STYLES.get(b.state, "")
         end = b.finished_at or (time.time() if b.started_at else None)
         took = f"{end - b.started_at:.0f} s" if end and b.started_at else ""
+        asked = f"{b.requester or ''}{f' +{b.requesters - 1}' if b.requesters > 1 else ''}"
         table.add_row(str(b.id), b.cpv, b.profile, f"[{style}]{b.state}[/]", b.worker or "",
-                      took)
-    console.print(table)
+                      str(b.priority), asked, took)
+    return table
+
+
+def print_builds(builds: Iterable[BuildOut]) -> None:
+    console.print(builds_table(builds))
+
+
+def workers_table(workers: Iterable[WorkerOut]) -> Table:
+    table = Table("worker", "arch", "slots", "running", "last seen", "state")
+    now = time.time()
+    for w in workers:
+        state = ("[bold red]benched[/]" if w.benched else
+                 f"{w.consecutive_failures} failures in a row" if w.consecutive_failures
+                 else "[green]ok[/]")
+        table.add_row(w.name, w.arch, str(w.slots), " ".join(map(str, w.running)) or "-",
+                      f"{now - w.last_seen_at:.0f} s ago", state)
+    return table
+
+
+def queue_view(active: list[BuildOut], workers: list[WorkerOut]) -> Group:
+    return Group(builds_table(active), workers_table(workers))
 
 
 def print_explanations(explanations: Iterable[ExplainOut]) -> None:

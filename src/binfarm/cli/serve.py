@@ -20,6 +20,7 @@ from binfarm.farm import Farm
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.logs import configure
 from binfarm.server.app import create_app
+from binfarm.server.webhooks import NoticeDispatcher
 from binfarm.settings import Settings, load_settings, parse_listen
 from binfarm.worker.loop import Worker
 
@@ -52,9 +53,12 @@ def serve(
     farm = Farm(settings)
     token = farm.ensure_admin_token().read_text().strip()
     names = [_worker_name(settings, i) for i in range(settings.workers)]
-    for name in names:
+    for name in names:  # this process's own workers died with the last one
         if requeued := farm.queue.requeue_worker(name):
             log.info("requeued %s builds of worker=%s after a restart", requeued, name)
+    if extended := farm.queue.extend_leases(settings.queue.lease_ttl_s):
+        log.info("gave %s running builds %s s to report back", extended,
+                 settings.queue.lease_ttl_s)
     if example:
         farm.register_example()
     host, port = parse_listen(settings.server.listen)
@@ -63,12 +67,16 @@ def serve(
     stop = threading.Event()
     starter = threading.Thread(target=_start_workers, name="workers", daemon=True,
                                args=(server, settings, farm, token, names, stop))
+    notices = threading.Thread(target=NoticeDispatcher(farm).run, args=(stop,),
+                               name="notices", daemon=True)
     starter.start()
+    notices.start()
     try:
         server.run()
     finally:
         stop.set()
         starter.join(timeout=30)
+        notices.join(timeout=30)
 
 
 def _worker_name(settings: Settings, index: int) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -22,9 +23,12 @@ __all__ = [
     "index_states",
     "instances",
     "metadata",
+    "notices",
     "profiles",
     "repositories",
+    "requests",
     "tokens",
+    "workers",
 ]
 
 metadata = MetaData()
@@ -38,6 +42,10 @@ tokens = Table(
     Column("secret_sha256", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+    # A client token may only request builds for this profile.
+    Column("profile", String(64)),
+    # CIDRs the token may be used from; empty or NULL: anywhere.
+    Column("networks", JSON),
 )
 
 repositories = Table(
@@ -79,6 +87,52 @@ builds = Table(
     Column("finished_at", Float),
     Column("error", Text),
     Column("log_bytes", BigInteger, nullable=False, default=0),
+    # Environment overrides (USE=..., CFLAGS=...) the build runs with.
+    Column("env", JSON),
+    # Who asked first: the unit of fairness between requesters.
+    Column("requester", String(256)),
+    Column("required_isa", JSON),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("not_before", Float),
+    Column("lease_expires_at", Float),
+    Index("ix_builds_requester_started", "requester", "started_at"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("build", Integer, ForeignKey("builds.id"), nullable=False, index=True),
+    Column("requester", String(256), nullable=False),
+    Column("token", Integer, ForeignKey("tokens.id")),
+    Column("webhook", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request", Integer, ForeignKey("requests.id"), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, index=True),
+    Column("delivered_at", Float),
+    Column("last_error", Text),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("arch", String(64), nullable=False),
+    Column("cpu_features", JSON, nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("benched_until", Float),
 )
 
 instances = Table(

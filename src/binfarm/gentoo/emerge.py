@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -33,29 +32,30 @@ class BuildResult:
 
 def build_packages(
     node: Path, atoms: Sequence[str], log: BinaryIO, *, timeout_s: float,
-    cancel: threading.Event | None = None,
+    cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Build `atoms` (and what they need) in `node`, writing emerge's output to `log`.
 
-    Blocks until emerge ends, `timeout_s` passes or `cancel` is set (then emerge and its
+    Blocks until emerge ends, `timeout_s` passes or `cancel()` is true (then emerge and its
     children are killed). Returns the binary package files that appeared in the node's
-    PKGDIR during the build.
+    PKGDIR during the build. `env` overrides the profile (USE=..., CFLAGS=...).
     """
     before = _packages(node)
     argv = ["emerge", "--buildpkg", "--oneshot", "--ask=n", "--color=n", "--verbose",
             "--quiet-build=n", "--nospinner", *atoms]
-    log.write(f">>> binfarm: {' '.join(argv)}\n".encode())
+    overrides = " ".join(f"{k}={v!r}" for k, v in (env or {}).items())
+    log.write(f">>> binfarm: {overrides + ' ' if overrides else ''}{' '.join(argv)}\n".encode())
     log.flush()
     timed_out = False
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=node_env(node), start_new_session=True)
+                            env={**node_env(node), **(env or {})}, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             returncode = proc.wait(timeout=_POLL_S)
             break
         except subprocess.TimeoutExpired:
-            cancelled = cancel is not None and cancel.is_set()
+            cancelled = cancel is not None and cancel()
             if not cancelled and time.monotonic() < deadline:
                 continue
             timed_out = not cancelled

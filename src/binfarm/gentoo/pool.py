@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,28 +33,32 @@ class PortageHelper:
         """Portage's evaluation of the node's profile; InvalidInput with its complaints."""
         return ProfileInfo.model_validate(self._call(node, HelperRequest(op="inspect_profile")))
 
-    def resolve(self, node: Path, atom: str) -> Resolution:
+    def resolve(self, node: Path, atom: str, env: Mapping[str, str] | None = None) -> Resolution:
         """The best visible ebuild for `atom`; InvalidInput or NotFound when there is none."""
-        return Resolution.model_validate(self._call(node, HelperRequest(op="resolve", atom=atom)))
+        request = HelperRequest(op="resolve", atom=atom)
+        return Resolution.model_validate(self._call(node, request, env))
 
     def describe_binpkg(self, node: Path, path: Path) -> tuple[dict[str, str], KeyInputs]:
         """The Packages entry Portage writes for the package at `path`, and its key inputs."""
         reply = self._call(node, HelperRequest(op="describe_binpkg", path=str(path)))
         return dict(reply["entry"]), KeyInputs.from_json(reply["key_inputs"])
 
-    def key_inputs(self, node: Path, cpvs: list[str]) -> list[KeyInputs]:
-        """What would go into a build of each of `cpvs` with the node's profile."""
-        reply = self._call(node, HelperRequest(op="key_inputs", cpvs=cpvs))
+    def key_inputs(self, node: Path, cpvs: list[str],
+                   env: Mapping[str, str] | None = None) -> list[KeyInputs]:
+        """What would go into a build of each of `cpvs` with the node's profile, with `env`
+        overriding the profile as it would override emerge's."""
+        reply = self._call(node, HelperRequest(op="key_inputs", cpvs=cpvs), env)
         return [KeyInputs.from_json(inputs) for inputs in reply["inputs"]]
 
-    def _call(self, node: Path, request: HelperRequest) -> dict[str, Any]:
+    def _call(self, node: Path, request: HelperRequest,
+              env: Mapping[str, str] | None = None) -> dict[str, Any]:
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "binfarm.gentoo.helper"],
                 input=request.model_dump_json(),
                 capture_output=True,
                 text=True,
-                env=node_env(node),
+                env={**node_env(node), **(env or {})},
                 timeout=self.timeout_s,
                 check=False,
             )

@@ -135,8 +135,12 @@ _ALIASES: Final = {
 
 # What a flag brings with it that a flag list does not name: CRC32 is part of SSE4.2,
 # gcc's -msse4 is SSE4.1 + SSE4.2, and every x86-64 CPU with SSE4.2 has CMPXCHG16B and
-# LAHF/SAHF in 64-bit mode (cpuid2cpuflags, unlike /proc/cpuinfo, never lists those).
-_IMPLIED: Final = {"sse4.2": frozenset({"crc32", "cx16", "sahf"})}
+# LAHF/SAHF in 64-bit mode (cpuid2cpuflags, unlike /proc/cpuinfo, never lists those);
+# /proc/cpuinfo calls LZCNT "abm" on AMD and Intel alike.
+_IMPLIED: Final = {
+    "sse4.2": frozenset({"crc32", "cx16", "sahf"}),
+    "abm": frozenset({"lzcnt", "popcnt"}),
+}
 _SSE4: Final = frozenset({"sse4.1", "sse4.2"})
 
 

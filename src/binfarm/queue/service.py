@@ -1,23 +1,33 @@
-"""The build queue over the database.
+"""The build queue over the database: requests, fair leases, heartbeats, retries, notices.
 
 A request whose build key is already queued or running joins that build, whichever
-profile asked first: equal keys make equal binaries. A lease is a conditional UPDATE
-checked by rowcount, so two workers can never take one build.
+profile asked: equal keys make equal binaries, and every requester is recorded. A lease is
+a conditional UPDATE checked by rowcount, so two workers never take one build; it lapses
+`lease_ttl_s` after the last heartbeat, and the build goes back to the queue after an
+exponential backoff, up to `max_attempts`. Among builds of equal priority, the requester
+served longest ago goes first, so one requester's 500 requests do not starve another's
+one. When a build ends, a notice is queued for every requester that gave a webhook; the
+notice table is the outbox, so delivery survives a restart.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
-from binfarm.db.tables import builds
+from binfarm.db.tables import builds, notices, profiles, requests
 from binfarm.errors import Conflict, NotFound
-from binfarm.queue.rules import ACTIVE, BuildState
+from binfarm.queue.rules import ACTIVE, FINAL, BuildState, backoff_s
+from binfarm.queue.workers import WorkerInfo, WorkerRegistry
+from binfarm.settings import QueueSettings
 
-__all__ = ["Build", "BuildQueue"]
+__all__ = ["Build", "BuildQueue", "Requester"]
+
+_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -35,67 +45,128 @@ class Build:
     finished_at: float | None
     error: str | None
     log_bytes: int
+    env: dict[str, str]
+    requester: str | None
+    attempts: int
+    not_before: float | None
+    lease_expires_at: float | None
+    required_isa: frozenset[str]
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
         return cls(row.id, row.profile, row.atom, row.cpv, row.key, BuildState(row.state),
-                   row.priority,
-                   row.worker, row.requested_at, row.started_at, row.finished_at, row.error,
-                   row.log_bytes)
+                   row.priority, row.worker, row.requested_at, row.started_at,
+                   row.finished_at, row.error, row.log_bytes, dict(row.env or {}),
+                   row.requester, row.attempts, row.not_before, row.lease_expires_at,
+                   frozenset(row.required_isa or ()))
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for a build, and where to tell them it ended."""
+
+    name: str
+    token_id: int | None = None
+    webhook: str | None = None
 
 
 class BuildQueue:
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float], settings: QueueSettings,
+                 workers: WorkerRegistry, jitter: Callable[[], float] = random.random) -> None:
         self.engine = engine
         self.clock = clock
+        self.settings = settings
+        self.workers = workers
+        self.jitter = jitter
 
-    def request(self, profile: str, atom: str, cpv: str, key: str) -> Build:
-        """Queue a build of `cpv` for `profile`, or join the active build with the same key."""
+    # -- requests --------------------------------------------------------------------------
+
+    def request(self, *, profile: str, atom: str, cpv: str, key: str,
+                required_isa: frozenset[str], env: dict[str, str], priority: int,
+                requester: Requester) -> Build:
+        """Queue a build, or join the active one with the same key (raising its priority)."""
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(builds).where(builds.c.key == key,
-                                     builds.c.state.in_([s.value for s in ACTIVE]))
+                select(builds.c.id, builds.c.priority)
+                .where(builds.c.key == key, builds.c.state.in_([s.value for s in ACTIVE]))
                 .order_by(builds.c.id).limit(1)
             ).first()
             if row is not None:
-                return Build.from_row(row)
-            new_id = conn.execute(insert(builds).values(
-                profile=profile, atom=atom, cpv=cpv, key=key, state=BuildState.QUEUED.value,
-                priority=0, requested_at=self.clock(), log_bytes=0,
-            )).inserted_primary_key[0]
-        return self.get(new_id)
+                build_id = row.id
+                if priority > row.priority:
+                    conn.execute(update(builds).where(builds.c.id == build_id)
+                                 .values(priority=priority))
+            else:
+                build_id = conn.execute(insert(builds).values(
+                    profile=profile, atom=atom, cpv=cpv, key=key, state=BuildState.QUEUED.value,
+                    priority=priority, requested_at=self.clock(), log_bytes=0, env=env or None,
+                    requester=requester.name, required_isa=sorted(required_isa), attempts=0,
+                )).inserted_primary_key[0]
+            self._add_requester(conn, build_id, requester)
+        return self.get(build_id)
+
+    def join_finished(self, build_id: int, requester: Requester) -> Build:
+        """Record a requester of a build that already ended; its notice goes out at once."""
+        with self.engine.begin() as conn:
+            request_id = self._add_requester(conn, build_id, requester)
+            build = self._get(conn, build_id)
+            if requester.webhook:
+                self._queue_notice(conn, request_id, requester, build)
+        return build
+
+    def requester_count(self, build_id: int) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(requests)
+                                    .where(requests.c.build == build_id)).scalar_one())
+
+    # -- reading ---------------------------------------------------------------------------
 
     def get(self, build_id: int) -> Build:
         with self.engine.connect() as conn:
-            row = conn.execute(select(builds).where(builds.c.id == build_id)).first()
-        if row is None:
-            raise NotFound(f"no build {build_id}")
-        return Build.from_row(row)
+            return self._get(conn, build_id)
 
-    def list(self, limit: int = 200) -> list[Build]:
+    def list(self, limit: int = 200, *, states: frozenset[BuildState] | None = None,
+             profile: str | None = None) -> list[Build]:
         query = select(builds).order_by(builds.c.id.desc()).limit(limit)
+        if states:
+            query = query.where(builds.c.state.in_([s.value for s in states]))
+        if profile:
+            query = query.where(builds.c.profile == profile)
         with self.engine.connect() as conn:
             return [Build.from_row(row) for row in conn.execute(query)]
 
-    def lease(self, worker: str) -> Build | None:
-        """Give `worker` the oldest queued build of the highest priority, or None."""
-        for _ in range(5):
+    # -- leases ----------------------------------------------------------------------------
+
+    def lease(self, worker: WorkerInfo) -> Build | None:
+        """The next build this worker can run, fairly chosen, or None."""
+        self.sweep()
+        if worker.benched(self.clock()):
+            return None
+        for candidate in self._candidates(worker):
+            now = self.clock()
             with self.engine.begin() as conn:
-                row = conn.execute(
-                    select(builds.c.id).where(builds.c.state == BuildState.QUEUED.value)
-                    .order_by(builds.c.priority.desc(), builds.c.id).limit(1)
-                ).first()
-                if row is None:
-                    return None
                 taken = conn.execute(
-                    update(builds).where(builds.c.id == row.id,
+                    update(builds).where(builds.c.id == candidate,
                                          builds.c.state == BuildState.QUEUED.value)
-                    .values(state=BuildState.RUNNING.value, worker=worker,
-                            started_at=self.clock())
+                    .values(state=BuildState.RUNNING.value, worker=worker.name,
+                            started_at=now, lease_expires_at=now + self.settings.lease_ttl_s)
                 ).rowcount
             if taken:
-                return self.get(row.id)
+                return self.get(candidate)
         return None
+
+    def heartbeat(self, build_id: int, worker: str) -> Build:
+        """Extend the lease; Conflict when the worker no longer holds it (lost, cancelled)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(builds).where(builds.c.id == build_id, builds.c.worker == worker,
+                                     builds.c.state == BuildState.RUNNING.value)
+                .values(lease_expires_at=self.clock() + self.settings.lease_ttl_s)
+            ).rowcount
+        if not done:
+            raise Conflict(f"worker {worker!r} does not hold build {build_id}")
+        self.workers.touch(worker)
+        return self.get(build_id)
 
     def check_lease(self, build_id: int, worker: str) -> Build:
         """The build, if `worker` holds it; Conflict otherwise."""
@@ -110,22 +181,161 @@ class BuildQueue:
             done = conn.execute(
                 update(builds).where(builds.c.id == build_id, builds.c.worker == worker,
                                      builds.c.state == BuildState.RUNNING.value)
-                .values(state=state.value, finished_at=self.clock(), error=error)
+                .values(state=state.value, finished_at=self.clock(), error=error,
+                        lease_expires_at=None)
             ).rowcount
-        if not done:
-            raise Conflict(f"worker {worker!r} does not hold build {build_id}")
+            if not done:
+                raise Conflict(f"worker {worker!r} does not hold build {build_id}")
+            self.workers.record(conn, worker, ok=ok)
+            self._queue_notices(conn, build_id)
         return self.get(build_id)
+
+    def cancel(self, build_id: int) -> Build:
+        """Cancel a queued or running build; a running one's worker learns at its heartbeat."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(builds).where(builds.c.id == build_id,
+                                     builds.c.state.in_([s.value for s in ACTIVE]))
+                .values(state=BuildState.CANCELLED.value, finished_at=self.clock(),
+                        lease_expires_at=None, error="cancelled")
+            ).rowcount
+            if not done:
+                build = self._get(conn, build_id)
+                raise Conflict(f"build {build_id} is {build.state}: only a queued or running "
+                               "build can be cancelled")
+            self._queue_notices(conn, build_id)
+        return self.get(build_id)
+
+    def sweep(self) -> list[int]:
+        """Take back builds whose lease lapsed: requeue after a backoff, or fail them."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            lapsed = conn.execute(select(builds).where(
+                builds.c.state == BuildState.RUNNING.value, builds.c.lease_expires_at < now
+            )).all()
+        swept = []
+        for row in lapsed:
+            attempts = row.attempts + 1
+            if attempts >= self.settings.max_attempts:
+                values: dict[str, Any] = {
+                    "state": BuildState.FAILED.value, "finished_at": now,
+                    "error": f"lost by its worker {attempts} times (last: {row.worker})"}
+            else:
+                delay = backoff_s(attempts, base_s=self.settings.retry_base_s,
+                                  cap_s=self.settings.retry_max_s, jitter=self.jitter())
+                values = {"state": BuildState.QUEUED.value, "worker": None,
+                          "started_at": None, "not_before": now + delay}
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(builds).where(builds.c.id == row.id,
+                                         builds.c.state == BuildState.RUNNING.value,
+                                         builds.c.lease_expires_at == row.lease_expires_at)
+                    .values(attempts=attempts, lease_expires_at=None, **values)
+                ).rowcount
+                if done:
+                    self.workers.record(conn, row.worker, ok=False)
+                    if values["state"] == BuildState.FAILED.value:
+                        self._queue_notices(conn, row.id)
+                    swept.append(row.id)
+        return swept
+
+    def extend_leases(self, grace_s: float) -> int:
+        """After a server restart: give running builds' workers time to report back."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(builds).where(builds.c.state == BuildState.RUNNING.value)
+                .values(lease_expires_at=self.clock() + grace_s)
+            ).rowcount
+
+    def requeue_worker(self, worker: str) -> int:
+        """Put back at once the builds of a worker known to be gone (the embedded one after
+        its server restarted): no backoff, no attempt counted."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(builds).where(builds.c.worker == worker,
+                                     builds.c.state == BuildState.RUNNING.value)
+                .values(state=BuildState.QUEUED.value, worker=None, started_at=None,
+                        lease_expires_at=None)
+            ).rowcount
 
     def add_log_bytes(self, build_id: int, count: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(builds).where(builds.c.id == build_id)
                          .values(log_bytes=builds.c.log_bytes + count))
 
-    def requeue_worker(self, worker: str) -> int:
-        """Put back the builds `worker` was running (it restarted, so it lost them)."""
-        with self.engine.begin() as conn:
+    # -- notices ---------------------------------------------------------------------------
+
+    def due_notices(self, limit: int = 50) -> list[Any]:
+        with self.engine.connect() as conn:
             return conn.execute(
-                update(builds).where(builds.c.worker == worker,
-                                     builds.c.state == BuildState.RUNNING.value)
-                .values(state=BuildState.QUEUED.value, worker=None, started_at=None)
-            ).rowcount
+                select(notices).where(notices.c.delivered_at.is_(None),
+                                      notices.c.next_attempt_at <= self.clock())
+                .order_by(notices.c.next_attempt_at).limit(limit)
+            ).all()
+
+    def notice_delivered(self, notice_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(notices).where(notices.c.id == notice_id)
+                         .values(delivered_at=self.clock(),
+                                 attempts=notices.c.attempts + 1))
+
+    def notice_failed(self, notice_id: int, attempts: int, error: str) -> None:
+        delay = backoff_s(attempts + 1, base_s=1.0, cap_s=self.settings.notice_retry_max_s,
+                          jitter=self.jitter())
+        with self.engine.begin() as conn:
+            conn.execute(update(notices).where(notices.c.id == notice_id)
+                         .values(attempts=attempts + 1, next_attempt_at=self.clock() + delay,
+                                 last_error=error[:2000]))
+
+    # -- private ---------------------------------------------------------------------------
+
+    def _candidates(self, worker: WorkerInfo) -> list[int]:
+        """Queued builds this worker can run: highest priority, least recently served
+        requester, oldest first."""
+        served = builds.alias("served")
+        last_served = (select(func.max(served.c.started_at))
+                       .where(served.c.requester == builds.c.requester).scalar_subquery())
+        query = (
+            select(builds.c.id, builds.c.required_isa, profiles.c.info)
+            .join(profiles, profiles.c.name == builds.c.profile)
+            .where(builds.c.state == BuildState.QUEUED.value,
+                   or_(builds.c.not_before.is_(None), builds.c.not_before <= self.clock()))
+            .order_by(builds.c.priority.desc(), last_served.asc().nulls_first(), builds.c.id)
+            .limit(_CANDIDATES)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [row.id for row in rows
+                if row.info["chost"].split("-", 1)[0] == worker.arch
+                and frozenset(row.required_isa or ()) <= worker.cpu_features]
+
+    def _get(self, conn: Connection, build_id: int) -> Build:
+        row = conn.execute(select(builds).where(builds.c.id == build_id)).first()
+        if row is None:
+            raise NotFound(f"no build {build_id}")
+        return Build.from_row(row)
+
+    def _add_requester(self, conn: Connection, build_id: int, requester: Requester) -> int:
+        return int(conn.execute(insert(requests).values(
+            build=build_id, requester=requester.name, token=requester.token_id,
+            webhook=requester.webhook, created_at=self.clock(),
+        )).inserted_primary_key[0])
+
+    def _queue_notices(self, conn: Connection, build_id: int) -> None:
+        build = self._get(conn, build_id)
+        assert build.state in FINAL
+        rows = conn.execute(select(requests).where(requests.c.build == build_id,
+                                                   requests.c.webhook.is_not(None))).all()
+        for row in rows:
+            self._queue_notice(conn, row.id, Requester(row.requester, row.token, row.webhook),
+                               build)
+
+    def _queue_notice(self, conn: Connection, request_id: int, requester: Requester,
+                      build: Build) -> None:
+        assert requester.webhook is not None
+        payload = {"build": build.id, "status": build.state.value, "cpv": build.cpv,
+                   "profile": build.profile, "requester": requester.name,
+                   "error": build.error}
+        conn.execute(insert(notices).values(request=request_id, url=requester.webhook,
+                                            payload=payload, attempts=0,
+                                            next_attempt_at=self.clock()))

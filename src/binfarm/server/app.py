@@ -9,7 +9,7 @@ from binfarm import __version__
 from binfarm.api.models import API_PREFIX
 from binfarm.farm import Farm
 from binfarm.server.errors import install_error_handlers
-from binfarm.server.routes import binhost, builds, keys, mirror, profiles, worker
+from binfarm.server.routes import binhost, builds, keys, mirror, profiles, tokens, worker
 
 __all__ = ["create_app"]
 
@@ -28,7 +28,7 @@ def create_app(farm: Farm) -> FastAPI:
     )
     app.state.farm = farm
     install_error_handlers(app)
-    for module in (profiles, builds, worker, keys):
+    for module in (profiles, builds, worker, keys, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from binfarm.errors import Forbidden
 from binfarm.farm import Farm
-from binfarm.tokens import Token
+from binfarm.tokens import Role, Token
 
-__all__ = ["AdminToken", "FarmDep"]
+__all__ = ["AdminToken", "FarmDep", "RequesterToken", "WorkerToken"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -24,12 +26,23 @@ def get_farm(request: Request) -> Farm:
 FarmDep = Annotated[Farm, Depends(get_farm)]
 
 
-async def require_token(
-    farm: FarmDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Token:
-    secret = credentials.credentials if credentials else None
-    return await run_in_threadpool(farm.tokens.verify, secret)
+def _role(*roles: Role) -> Callable[..., Awaitable[Token]]:
+    async def check(
+        request: Request,
+        farm: FarmDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Token:
+        secret = credentials.credentials if credentials else None
+        address = request.client.host if request.client else None
+        token = await run_in_threadpool(farm.tokens.verify, secret, address)
+        if token.role not in roles:
+            raise Forbidden(f"a {token.role} token may not do this (needs "
+                            f"{' or '.join(r.value for r in roles)})")
+        return token
+
+    return check
 
 
-AdminToken = Annotated[Token, Depends(require_token)]
+AdminToken = Annotated[Token, Depends(_role(Role.ADMIN))]
+WorkerToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.WORKER))]
+RequesterToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.CLIENT))]

@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from binfarm.api.models import ErrorBody
-from binfarm.errors import BinfarmError, Conflict, Denied, InvalidInput, NotFound, Unavailable
+from binfarm.errors import (
+    BinfarmError,
+    Conflict,
+    Denied,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 __all__ = ["install_error_handlers", "status_for"]
 
@@ -21,6 +29,7 @@ _FAMILIES: Final[tuple[tuple[type[BinfarmError], int, str], ...]] = (
     (InvalidInput, 400, "invalid_input"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
+    (Forbidden, 403, "forbidden"),
     (Denied, 401, "denied"),
     (Unavailable, 503, "unavailable"),
 )

@@ -1,15 +1,19 @@
-"""Worker: lease a build, prepare its root, run emerge, ship the log, upload, finish.
+"""Worker: register, lease builds, run them with emerge, report back; one thread per slot.
 
-The log is sent in chunks while emerge runs, so `binfarm log` and `--wait` follow it
-live. A server that cannot be reached is waited for; a build whose lease was lost
-(Conflict) is dropped without uploading.
+While emerge runs, a heartbeat keeps the lease and the log is sent in chunks. A lease the
+server says is gone (lost or cancelled) stops emerge at once. When the server cannot be
+reached, uploads and the outcome are retried with backoff for up to `outage_s`, so a
+server restart loses no finished work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
@@ -18,12 +22,16 @@ from binfarm.gentoo.emerge import build_packages
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BuildRoots
+from binfarm.worker.machine import local_arch, local_cpu_features
 
 __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 512 * 1024
+_LEASE_WAIT_S = 20.0
+_RETRY_MAX_S = 30.0
+T = TypeVar("T")
 
 
 class Worker:
@@ -32,52 +40,73 @@ class Worker:
         self.settings = settings
         self.client = client
         self.work_dir = work_dir
+        self.distdir = distdir
+        self.helper = helper
         self.build_timeout_s = build_timeout_s
-        self.roots = BuildRoots(client, helper, work_dir, distdir)
-        (work_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     @property
     def name(self) -> str:
         return self.settings.name
 
     def run(self, stop: threading.Event) -> None:
-        """Lease and run builds until `stop` is set; a running build is then killed."""
-        log.info("worker started worker=%s server=%s", self.name, self.client.base_url)
+        """Register, then run `slots` builds at a time until `stop` is set."""
+        self._persist(lambda: self.client.register_worker(
+            self.name, local_arch(), sorted(local_cpu_features()), self.settings.slots), stop)
+        log.info("worker started worker=%s slots=%s server=%s", self.name,
+                 self.settings.slots, self.client.base_url)
+        slots = [threading.Thread(target=self._slot, args=(i, stop), name=f"{self.name}-{i}")
+                 for i in range(self.settings.slots)]
+        for thread in slots:
+            thread.start()
+        for thread in slots:
+            thread.join()
+
+    def _slot(self, index: int, stop: threading.Event) -> None:
+        work_dir = self.work_dir / f"slot-{index}" if self.settings.slots > 1 else self.work_dir
+        (work_dir / "logs").mkdir(parents=True, exist_ok=True)
+        roots = BuildRoots(self.client, self.helper, work_dir, self.distdir)
         while not stop.is_set():
             try:
-                build = self.client.lease(self.name)
-            except Unavailable as exc:
+                build = self.client.lease(self.name, wait_s=_LEASE_WAIT_S)
+            except BinfarmError as exc:
                 log.warning("cannot lease worker=%s: %s", self.name, exc)
                 stop.wait(self.settings.poll_interval_s * 5)
                 continue
-            if build is None:
-                stop.wait(self.settings.poll_interval_s)
-                continue
-            self.run_build(build, stop)
+            if build is not None:
+                self.run_build(build, roots, work_dir, stop)
 
-    def run_build(self, build: BuildOut, stop: threading.Event) -> None:
+    def run_build(self, build: BuildOut, roots: BuildRoots, work_dir: Path,
+                  stop: threading.Event) -> None:
         log.info("build leased build_id=%s profile=%s cpv=%s worker=%s", build.id,
                  build.profile, build.cpv, self.name)
-        log_path = self.work_dir / "logs" / f"{build.id}.log"
+        log_path = work_dir / "logs" / f"{build.id}.log"
+        lost = threading.Event()
         shipper = _LogShipper(self.client, build.id, self.name, log_path,
                               self.settings.log_flush_s)
+        beat = threading.Thread(target=self._heartbeat, args=(build.id, lost, stop),
+                                name=f"heartbeat-{build.id}", daemon=True)
+        beat.start()
         try:
-            ok, error = self._build(build, log_path, shipper, stop)
+            ok, error = self._build(build, roots, log_path, shipper, lost, stop)
         except Conflict as exc:
             log.warning("lease lost build_id=%s: %s", build.id, exc)
             return
         except BinfarmError as exc:
             ok, error = False, str(exc)
         finally:
+            lost.set()
+            beat.join()
             shipper.stop()
         if stop.is_set() and not ok:
-            return  # shutting down: the server puts the build back when it restarts
+            return  # shutting down: the lease lapses and the build is retried
         try:
-            self.client.finish(build.id, self.name, ok=ok, error=error)
+            self._persist(lambda: self.client.finish(build.id, self.name, ok=ok, error=error),
+                          stop)
         except BinfarmError as exc:
             log.warning("cannot finish build_id=%s: %s", build.id, exc)
 
-    def _build(self, build: BuildOut, log_path: Path, shipper: _LogShipper,
+    def _build(self, build: BuildOut, roots: BuildRoots, log_path: Path,
+               shipper: _LogShipper, lost: threading.Event,
                stop: threading.Event) -> tuple[bool, str | None]:
         with open(log_path, "wb") as log_file:
             log_file.write(f">>> binfarm: build {build.id} of {build.cpv} for profile "
@@ -85,19 +114,48 @@ class Worker:
             log_file.flush()
             shipper.start()
             try:
-                node = self.roots.prepare(build.profile)
+                node = roots.prepare(build.profile)
             except BinfarmError as exc:
                 log_file.write(f"!!! binfarm: {exc}\n".encode())
                 raise
-            result = build_packages(node, [f"={build.cpv}"], log_file,
-                                    timeout_s=self.build_timeout_s, cancel=stop)
+            result = build_packages(node, [f"={build.cpv}"], log_file, env=build.env,
+                                    timeout_s=self.build_timeout_s,
+                                    cancel=lambda: lost.is_set() or stop.is_set())
+        if lost.is_set():
+            raise Conflict(f"build {build.id} was taken back while it ran")
         if result.timed_out:
             return False, f"emerge took longer than {self.build_timeout_s:.0f} s"
         if not result.ok:
             return False, f"emerge exited with status {result.returncode}"
         for package in result.packages:
-            self.client.upload_package(build.id, self.name, package)
+            self._persist(lambda p=package: self.client.upload_package(build.id, self.name, p),
+                          stop)
         return True, None
+
+    def _heartbeat(self, build_id: int, lost: threading.Event, stop: threading.Event) -> None:
+        while not lost.wait(self.settings.heartbeat_s):
+            try:
+                self.client.heartbeat(build_id, self.name)
+            except Conflict:
+                log.warning("build taken back build_id=%s: stopping emerge", build_id)
+                lost.set()
+            except BinfarmError as exc:
+                log.warning("heartbeat failed build_id=%s: %s", build_id, exc)
+            if stop.is_set():
+                return
+
+    def _persist(self, call: Callable[[], T], stop: threading.Event) -> T:
+        """`call`, retried while the server cannot be reached, for up to `outage_s`."""
+        deadline = time.monotonic() + self.settings.outage_s
+        delay = 1.0
+        while True:
+            try:
+                return call()
+            except Unavailable:
+                if time.monotonic() > deadline or stop.is_set():
+                    raise
+                stop.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
 
 
 class _LogShipper:

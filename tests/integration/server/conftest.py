@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from binfarm.farm import Farm
 from binfarm.server.app import create_app
 from binfarm.settings import ServerSettings, Settings
+from binfarm.worker.machine import local_cpu_features
 
 
 class Clock:
@@ -44,6 +45,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     farm.register_example()
     with TestClient(create_app(farm), raise_server_exceptions=False) as http:
         yield Served(farm, http, token, clock)
+
+
+def lease(served: Served, worker: str) -> dict | None:
+    """Register `worker` (with this machine's CPU) and lease the next build for it."""
+    served.http.post("/api/v1/worker/register", headers=served.auth,
+                     json={"name": worker, "arch": "x86_64",
+                           "cpu_features": sorted(local_cpu_features())})
+    response = served.http.post("/api/v1/worker/lease", json={"worker": worker},
+                                headers=served.auth)
+    return response.json() if response.status_code == 200 else None
 
 
 def upload(served: Served, build_id: int, worker: str, path: Path,

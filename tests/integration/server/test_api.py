@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server.conftest import Served, upload
+from tests.integration.server.conftest import Served, lease, upload
 
 OPERATION_IDS = {
     "health", "list_repositories", "list_profiles", "get_profile", "add_profile",
     "get_profile_tree", "request_builds", "list_builds", "get_build", "get_build_log",
     "lease_build", "append_build_log", "upload_package", "finish_build",
     "get_packages_index", "get_packages_index_gz", "get_package_file", "get_mirror_layout",
-    "get_distfile", "set_profile_cpu", "explain", "get_instance",
+    "get_distfile", "set_profile_cpu", "explain", "get_instance", "register_worker",
+    "list_workers", "heartbeat", "cancel_build", "create_token", "list_tokens", "revoke_token",
 }
 
 
@@ -78,10 +79,8 @@ def test_the_worker_protocol_checks_every_upload(served: Served, tmp_path: Path,
     [build] = http.post("/api/v1/builds", json={"profile": "laptop", "atoms": ["hello"]},
                         headers=auth).json()
     assert build["cpv"] == "app-misc/hello-1.0" and build["state"] == "queued"
-    lease = http.post("/api/v1/worker/lease", json={"worker": "w1"}, headers=auth)
-    assert lease.status_code == 200 and lease.json()["id"] == build["id"]
-    assert http.post("/api/v1/worker/lease", json={"worker": "w2"},
-                     headers=auth).status_code == 204
+    assert lease(served, "w1")["id"] == build["id"]
+    assert lease(served, "w2") is None
 
     junk = tmp_path / "hello-1.0-1.gpkg.tar"
     junk.write_bytes(b"GPKG? no." * 100)
@@ -132,7 +131,7 @@ def test_finishing_without_packages_is_a_failure(served: Served) -> None:
     http, auth = served.http, served.auth
     [build] = http.post("/api/v1/builds", json={"profile": "desktop", "atoms": ["tool"]},
                         headers=auth).json()
-    http.post("/api/v1/worker/lease", json={"worker": "w9"}, headers=auth)
+    assert lease(served, "w9")["id"] == build["id"]
     finished = http.post(f"/api/v1/builds/{build['id']}/finish",
                          json={"worker": "w9", "ok": True}, headers=auth).json()
     assert finished["state"] == "failed"

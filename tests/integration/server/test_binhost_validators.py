@@ -10,7 +10,7 @@ import gzip
 from email.utils import formatdate
 from pathlib import Path
 
-from tests.integration.server.conftest import Served, upload
+from tests.integration.server.conftest import Served, lease, upload
 
 
 def _timestamp(text: str) -> int:
@@ -35,7 +35,7 @@ def test_index_changed_within_five_seconds_is_not_304(served: Served,
     served.clock.now += 2  # the index changes 2 s after the client's copy
     [build] = http.post("/api/v1/builds", json={"profile": "desktop", "atoms": ["wordcount"]},
                         headers=auth).json()
-    http.post("/api/v1/worker/lease", json={"worker": "wv"}, headers=auth)
+    assert lease(served, "wv")["id"] == build["id"]
     assert upload(served, build["id"], "wv", laptop_packages["wordcount"])[0] == 201
 
     again = http.get("/binhost/desktop/Packages", headers=portage_ims)

@@ -1,13 +1,16 @@
-"""Build requests, their state, and their logs."""
+"""Build requests, their state, their logs, and cancelling them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from binfarm.api.models import BuildOut, BuildRequestIn
-from binfarm.server.deps import AdminToken, FarmDep
+from binfarm.queue.rules import BuildState
+from binfarm.queue.service import Requester
+from binfarm.server.deps import FarmDep, RequesterToken
 from binfarm.server.routes.convert import build_out
 
 __all__ = ["router"]
@@ -16,20 +19,40 @@ router = APIRouter(tags=["builds"])
 
 
 @router.post("/builds", status_code=status.HTTP_201_CREATED)
-def request_builds(body: BuildRequestIn, farm: FarmDep, _token: AdminToken) -> list[BuildOut]:
-    """Queue a build of each atom for the profile; an identical active build is joined."""
-    return [build_out(b) for b in farm.request_builds(body.profile, body.atoms)]
+async def request_builds(body: BuildRequestIn, farm: FarmDep,
+                         token: RequesterToken) -> list[BuildOut]:
+    """Queue a build of each atom for the profile; a build with the same key is joined, and
+    a key already stored is answered with the build that made it."""
+    requester = Requester(body.requester or token.name, token.id, body.webhook)
+    builds = await run_in_threadpool(
+        lambda: farm.request_builds(body.profile, body.atoms, requester=requester, token=token,
+                                    env=body.env, priority=body.priority))
+    return [build_out(b, farm.catalog.for_build(b.id), farm.queue.requester_count(b.id))
+            for b in builds]
 
 
 @router.get("/builds")
-def list_builds(farm: FarmDep,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[BuildOut]:
-    return [build_out(b) for b in farm.queue.list(limit)]
+def list_builds(
+    farm: FarmDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    state: Annotated[list[BuildState] | None, Query()] = None,
+    profile: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[BuildOut]:
+    """Builds, newest first."""
+    builds = farm.queue.list(limit, states=frozenset(state) if state else None, profile=profile)
+    return [build_out(b, requesters=farm.queue.requester_count(b.id)) for b in builds]
 
 
 @router.get("/builds/{build_id}")
 def get_build(build_id: int, farm: FarmDep) -> BuildOut:
-    return build_out(farm.queue.get(build_id), farm.catalog.for_build(build_id))
+    return build_out(farm.queue.get(build_id), farm.catalog.for_build(build_id),
+                     farm.queue.requester_count(build_id))
+
+
+@router.post("/builds/{build_id}/cancel")
+def cancel_build(build_id: int, farm: FarmDep, token: RequesterToken) -> BuildOut:
+    """Cancel a queued or running build (a client token: only its profile's)."""
+    return build_out(farm.cancel_build(build_id, token))
 
 
 @router.get("/builds/{build_id}/log", response_class=Response,

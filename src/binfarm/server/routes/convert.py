@@ -9,13 +9,18 @@ from binfarm.api.models import (
     InstanceOut,
     InstanceVerdictOut,
     ProfileOut,
+    TokenOut,
+    WorkerOut,
 )
 from binfarm.farm import Explanation
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
+from binfarm.queue.workers import WorkerInfo
 from binfarm.store.catalog import Instance
+from binfarm.tokens import Token
 
-__all__ = ["build_out", "explain_out", "instance_detail", "instance_out", "profile_out"]
+__all__ = ["build_out", "explain_out", "instance_detail", "instance_out", "profile_out",
+           "token_out", "worker_out"]
 
 
 def profile_out(profile: Profile) -> ProfileOut:
@@ -55,11 +60,28 @@ def explain_out(explanation: Explanation) -> ExplainOut:
     )
 
 
-def build_out(build: Build, packages: list[Instance] | None = None) -> BuildOut:
+def token_out(token: Token) -> TokenOut:
+    return TokenOut(id=token.id, name=token.name, role=token.role.value, profile=token.profile,
+                    networks=list(token.networks), created_at=token.created_at,
+                    revoked_at=token.revoked_at)
+
+
+def worker_out(worker: WorkerInfo, now: float, running: list[int]) -> WorkerOut:
+    return WorkerOut(name=worker.name, arch=worker.arch, slots=worker.slots,
+                     cpu_features=sorted(worker.cpu_features),
+                     last_seen_at=worker.last_seen_at,
+                     consecutive_failures=worker.consecutive_failures,
+                     benched_until=worker.benched_until, benched=worker.benched(now),
+                     running=running)
+
+
+def build_out(build: Build, packages: list[Instance] | None = None,
+              requesters: int = 0) -> BuildOut:
     return BuildOut(
         id=build.id, profile=build.profile, atom=build.atom, cpv=build.cpv, key=build.key,
         state=build.state.value, worker=build.worker, requested_at=build.requested_at,
         started_at=build.started_at, finished_at=build.finished_at, error=build.error,
-        log_bytes=build.log_bytes,
+        log_bytes=build.log_bytes, priority=build.priority, env=build.env,
+        requester=build.requester, requesters=requesters, attempts=build.attempts,
         packages=[instance_out(i) for i in packages or []],
     )

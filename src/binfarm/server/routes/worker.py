@@ -8,10 +8,19 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.api.models import BuildOut, FinishIn, InstanceOut, LeaseIn
+from binfarm.api.models import (
+    BuildOut,
+    FinishIn,
+    HeartbeatOut,
+    InstanceOut,
+    LeaseIn,
+    WorkerIn,
+    WorkerOut,
+)
 from binfarm.errors import InvalidInput
-from binfarm.server.deps import AdminToken, FarmDep
-from binfarm.server.routes.convert import build_out, instance_out
+from binfarm.queue.rules import BuildState
+from binfarm.server.deps import FarmDep, WorkerToken
+from binfarm.server.routes.convert import build_out, instance_out, worker_out
 
 __all__ = ["router"]
 
@@ -27,20 +36,44 @@ _BINARY_BODY = {
 WorkerName = Annotated[str, Query(min_length=1, max_length=128)]
 
 
+@router.post("/worker/register")
+def register_worker(body: WorkerIn, farm: FarmDep, _token: WorkerToken) -> WorkerOut:
+    """Announce a worker: its architecture, CPU features and slots."""
+    worker = farm.register_worker(body.name, body.arch, frozenset(body.cpu_features),
+                                  body.slots)
+    return worker_out(worker, farm.clock(), [])
+
+
+@router.get("/workers")
+def list_workers(farm: FarmDep) -> list[WorkerOut]:
+    running: dict[str, list[int]] = {}
+    for build in farm.queue.list(10_000, states=frozenset({BuildState.RUNNING})):
+        running.setdefault(build.worker or "", []).append(build.id)
+    now = farm.clock()
+    return [worker_out(w, now, running.get(w.name, [])) for w in farm.workers.list()]
+
+
 @router.post("/worker/lease", response_model=BuildOut,
-             responses={204: {"description": "No build is queued"}})
-def lease_build(body: LeaseIn, farm: FarmDep, _token: AdminToken) -> Response:
-    """The next build for this worker, or 204 when the queue is empty."""
-    build = farm.queue.lease(body.worker)
+             responses={204: {"description": "No build for this worker"}})
+async def lease_build(body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> Response:
+    """The next build for this worker, waiting up to `wait_s` for one; 204 when none."""
+    build = await run_in_threadpool(farm.lease, body.worker, body.wait_s)
     if build is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return JSONResponse(build_out(build).model_dump())
 
 
+@router.post("/builds/{build_id}/heartbeat")
+def heartbeat(build_id: int, body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> HeartbeatOut:
+    """Keep a lease; 409 when it was lost or the build cancelled (stop building)."""
+    build = farm.heartbeat(build_id, body.worker)
+    return HeartbeatOut(lease_expires_at=build.lease_expires_at or 0.0)
+
+
 @router.post("/builds/{build_id}/log", status_code=status.HTTP_204_NO_CONTENT,
              openapi_extra=_BINARY_BODY)
 async def append_build_log(build_id: int, worker: WorkerName, request: Request,
-                           farm: FarmDep, _token: AdminToken) -> None:
+                           farm: FarmDep, _token: WorkerToken) -> None:
     limit = farm.settings.server.max_log_chunk_bytes
     chunk = await request.body()
     if len(chunk) > limit:
@@ -56,7 +89,8 @@ async def upload_package(
     filename: Annotated[str, Query(min_length=1, max_length=255)],
     request: Request,
     farm: FarmDep,
-    _token: AdminToken,
+    _token: WorkerToken,
+    sha256: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
 ) -> InstanceOut:
     """Upload one binary package a build produced; Portage reads it before it is stored."""
     await run_in_threadpool(farm.queue.check_lease, build_id, worker)
@@ -64,11 +98,11 @@ async def upload_package(
         async for chunk in request.stream():
             writer.write(chunk)
         instance = await run_in_threadpool(farm.receive_package, build_id, worker, filename,
-                                           writer)
+                                           writer, sha256)
     return instance_out(instance)
 
 
 @router.post("/builds/{build_id}/finish")
-def finish_build(build_id: int, body: FinishIn, farm: FarmDep, _token: AdminToken) -> BuildOut:
+def finish_build(build_id: int, body: FinishIn, farm: FarmDep, _token: WorkerToken) -> BuildOut:
     build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error)
     return build_out(build, farm.catalog.for_build(build_id))

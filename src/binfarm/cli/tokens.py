@@ -1,0 +1,59 @@
+"""`binfarm token create|list|revoke`: who may talk to the farm, and as what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from binfarm.cli.context import CliContext
+from binfarm.cli.render import console
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option(help="admin, worker, or client (one profile).")],
+    profile: Annotated[str | None, typer.Option(help="The profile a client token is for.")
+                       ] = None,
+    name: Annotated[str | None, typer.Option(help="A name to know it by [default: ROLE].")
+                    ] = None,
+    network: Annotated[list[str] | None, typer.Option(
+        help="A network (CIDR) it may be used from; repeatable [default: anywhere].")] = None,
+) -> None:
+    """Create a token; the token itself is the last line printed (it is shown only once)."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        token = client.create_token(name or (f"{role}-{profile}" if profile else role), role,
+                                    profile, network or [])
+    console.print(f"created {token.role} token {token.id} ({token.name})"
+                  f"{f' for profile {token.profile}' if token.profile else ''}")
+    print(token.secret)
+
+
+@app.command("list")
+def list_tokens(ctx: typer.Context) -> None:
+    """Every token, without its secret."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        tokens = client.list_tokens()
+    table = Table("id", "name", "role", "profile", "networks", "state")
+    for t in tokens:
+        table.add_row(str(t.id), t.name, t.role, t.profile or "", " ".join(t.networks),
+                      "revoked" if t.revoked_at else "active")
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(ctx: typer.Context,
+           token: Annotated[str, typer.Argument(help="The token's name or id.")]) -> None:
+    """Revoke a token: it stops working at once."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        revoked = client.revoke_token(token)
+    console.print(f"revoked token {revoked.id} ({revoked.name})")

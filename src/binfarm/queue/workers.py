@@ -1,0 +1,91 @@
+"""The workers the farm knows: what they can build, when last seen, whether benched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from binfarm.db.tables import workers
+from binfarm.errors import NotFound
+from binfarm.settings import QueueSettings
+
+__all__ = ["WorkerInfo", "WorkerRegistry"]
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    arch: str
+    cpu_features: frozenset[str]
+    slots: int
+    last_seen_at: float
+    consecutive_failures: int
+    benched_until: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> WorkerInfo:
+        return cls(row.name, row.arch, frozenset(row.cpu_features), row.slots, row.last_seen_at,
+                   row.consecutive_failures, row.benched_until)
+
+    def benched(self, now: float) -> bool:
+        return self.benched_until is not None and self.benched_until > now
+
+
+class WorkerRegistry:
+    def __init__(self, engine: Engine, clock: Callable[[], float],
+                 settings: QueueSettings) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.settings = settings
+
+    def register(self, name: str, arch: str, cpu_features: frozenset[str],
+                 slots: int) -> WorkerInfo:
+        """Record a worker (again): a re-registration keeps its failure record."""
+        now = self.clock()
+        values = {"arch": arch, "cpu_features": sorted(cpu_features), "slots": slots,
+                  "last_seen_at": now}
+        with self.engine.begin() as conn:
+            if conn.execute(update(workers).where(workers.c.name == name)
+                            .values(**values)).rowcount == 0:
+                conn.execute(insert(workers).values(name=name, registered_at=now,
+                                                    consecutive_failures=0, **values))
+        return self.get(name)
+
+    def get(self, name: str) -> WorkerInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(workers).where(workers.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no worker {name!r}: it must register first")
+        return WorkerInfo.from_row(row)
+
+    def list(self) -> list[WorkerInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(workers).order_by(workers.c.name))
+            return [WorkerInfo.from_row(row) for row in rows]
+
+    def touch(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(workers).where(workers.c.name == name)
+                         .values(last_seen_at=self.clock()))
+
+    def record(self, conn: Connection, name: str | None, *, ok: bool) -> None:
+        """Count a build outcome in the caller's transaction; bench after a run of failures."""
+        if name is None:
+            return
+        if ok:
+            conn.execute(update(workers).where(workers.c.name == name)
+                         .values(consecutive_failures=0))
+            return
+        row = conn.execute(select(workers.c.consecutive_failures)
+                           .where(workers.c.name == name)).first()
+        if row is None:
+            return
+        failures = row.consecutive_failures + 1
+        values: dict[str, Any] = {"consecutive_failures": failures}
+        if failures >= self.settings.bench_after:
+            values.update(benched_until=self.clock() + self.settings.bench_s,
+                          consecutive_failures=0)
+        conn.execute(update(workers).where(workers.c.name == name).values(**values))
