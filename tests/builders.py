@@ -1,19 +1,28 @@
 """Builders of real processes and prefixes for the system tests.
 
-`FarmProcess` runs `python -m binfarm serve` on 127.0.0.1:0 with its own data dir.
-`ClientPrefix` is a stock Portage prefix written by hand, as an admin would write one,
-independent of binfarm's own config-root code: it only points binrepos.conf at a binhost.
+`FarmProcess` runs `python -m binfarm serve` on 127.0.0.1 with its own data dir;
+`WorkerProcess` runs `python -m binfarm worker` against it. `ClientPrefix` is a stock
+Portage prefix written by hand, as an admin would write one, independent of binfarm's own
+config-root code: it only points binrepos.conf at a binhost. `WebhookReceiver` collects
+the notices a farm POSTs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import selectors
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
 
@@ -26,16 +35,23 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class FarmProcess:
-    def __init__(self, data_dir: Path, *serve_args: str, startup_s: float = 90.0) -> None:
+    def __init__(self, data_dir: Path, *serve_args: str, startup_s: float = 90.0,
+                 port: int = 0, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir.parent / f"{data_dir.name}-serve.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "binfarm", "--data-dir", str(data_dir), "serve",
-             "--listen", "127.0.0.1:0", *serve_args],
-            stdout=subprocess.PIPE, stderr=self._log, env=_env(), text=True,
+             "--listen", f"127.0.0.1:{port}", *serve_args],
+            stdout=subprocess.PIPE, stderr=self._log, env=_env(**(env or {})), text=True,
         )
         self.url = self._wait_for_url(startup_s)
 
@@ -72,14 +88,110 @@ class FarmProcess:
             self.log_path.read_text()[-6000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop(self.proc)
         self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies as in a power cut, with no chance to clean up."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+
+
+class WorkerProcess:
+    """`binfarm worker` on this machine, standing in for another machine."""
+
+    def __init__(self, url: str, token: str, name: str, work_dir: Path,
+                 env: dict[str, str] | None = None, slots: int = 1) -> None:
+        self.work_dir = work_dir
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = work_dir.parent / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "binfarm", "worker", "--server", url, "--token", token,
+             "--name", name, "--slots", str(slots), "--work-dir", str(work_dir)],
+            stdout=self._log, stderr=subprocess.STDOUT, env=_env(**(env or {})),
+            start_new_session=True,
+        )
+
+    def kill_machine(self) -> None:
+        """The machine dies: the worker and every build it started, at once."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._kill_builds()
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self._kill_builds()
+        self._log.close()
+
+    def _kill_builds(self) -> None:
+        for pid in _pids_with_environ(str(self.work_dir)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 that records every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.notices: list[dict[str, Any]] = []
+        received = self.notices
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/notice"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def wait_until(condition: Any, timeout_s: float, what: str, poll_s: float = 0.5) -> Any:
+    """Poll `condition()` until it is truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _pids_with_environ(needle: str) -> list[int]:
+    """Processes whose environment mentions `needle` (a worker's emerge and its children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def copy_example_profile(name: str, dest: Path) -> Path:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from binfarm.db.engine import open_engine
-from binfarm.errors import InvalidInput, NotFound
+from binfarm.errors import Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
@@ -221,7 +221,9 @@ class Farm:
             return handle.read()
 
     def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
-        self.queue.check_lease(build_id, worker)
+        """Append to a build's log; the worker that ran it may finish a cancelled one's."""
+        if self.queue.get(build_id).worker != worker:
+            raise Conflict(f"worker {worker!r} does not run build {build_id}")
         with open(self.log_path(build_id), "ab") as handle:
             handle.write(chunk)
         self.queue.add_log_bytes(build_id, len(chunk))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 
 __all__ = [
@@ -96,6 +97,10 @@ builds = Table(
     Column("not_before", Float),
     Column("lease_expires_at", Float),
     Index("ix_builds_requester_started", "requester", "started_at"),
+    # One active build per key: concurrent identical requests cannot both insert.
+    Index("uq_builds_active_key", "key", unique=True,
+          sqlite_where=text("state IN ('queued', 'running')"),
+          postgresql_where=text("state IN ('queued', 'running')")),
 )
 
 requests = Table(

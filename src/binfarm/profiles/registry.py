@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ class ProfileRegistry:
         self.helper = helper
         self.clock = clock
         root.mkdir(parents=True, exist_ok=True)
+        self._nodes_lock = threading.Lock()
+        self._written: dict[str, NodeLayer] = {}
 
     def add(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
             layer: NodeLayer, *, max_bytes: int, cpu: str | None = None,
@@ -130,8 +133,12 @@ class ProfileRegistry:
             return [Profile.from_row(row, self.root) for row in rows]
 
     def query_node(self, profile: Profile, layer: NodeLayer) -> Path:
-        """The farm's own node for `profile`, rewritten so it follows the repositories."""
-        write_node(profile.node, profile.tree, profile.make_profile, layer)
+        """The farm's own node for `profile`, written again only when the farm's layer
+        changed (a repository was added), and never by two requests at once."""
+        with self._nodes_lock:
+            if self._written.get(profile.name) != layer:
+                write_node(profile.node, profile.tree, profile.make_profile, layer)
+                self._written[profile.name] = layer
         return profile.node
 
     def _evaluate(self, tree: Path, node: Path, make_profile: MakeProfileRef | None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import builds, notices, profiles, requests
 from binfarm.errors import Conflict, NotFound
@@ -84,7 +85,21 @@ class BuildQueue:
     def request(self, *, profile: str, atom: str, cpv: str, key: str,
                 required_isa: frozenset[str], env: dict[str, str], priority: int,
                 requester: Requester) -> Build:
-        """Queue a build, or join the active one with the same key (raising its priority)."""
+        """Queue a build, or join the active one with the same key (raising its priority).
+
+        The unique index on active keys settles a race between identical requests: the
+        loser's insert fails, and it joins the winner's build.
+        """
+        try:
+            return self._request(profile, atom, cpv, key, required_isa, env, priority,
+                                 requester)
+        except IntegrityError:
+            return self._request(profile, atom, cpv, key, required_isa, env, priority,
+                                 requester)
+
+    def _request(self, profile: str, atom: str, cpv: str, key: str,
+                 required_isa: frozenset[str], env: dict[str, str], priority: int,
+                 requester: Requester) -> Build:
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(builds.c.id, builds.c.priority)

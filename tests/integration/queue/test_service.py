@@ -66,6 +66,24 @@ def test_an_identical_request_joins_the_active_build(queue: BuildQueue) -> None:
     assert ask(queue, "app-misc/hello-1.0", "k1").id != first.id  # ended: a new build
 
 
+def test_concurrent_identical_requests_make_one_build(queue: BuildQueue) -> None:
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def request(i: int) -> None:
+        build = ask(queue, f"app-misc/p{i % 3}-1", f"race{i % 3}", who=f"client{i}")
+        with lock:
+            ids.append(build.id)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 3
+    assert sorted(queue.requester_count(i) for i in set(ids)) == [8, 8, 8]
+
+
 def test_priority_first_then_fair_between_requesters(queue: BuildQueue) -> None:
     flood = [ask(queue, f"app-misc/p{i}-1", f"flood{i}", who="flooder") for i in range(20)]
     single = ask(queue, "app-misc/single-1", "single", who="patient")

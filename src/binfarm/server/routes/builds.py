@@ -11,7 +11,7 @@ from binfarm.api.models import BuildOut, BuildRequestIn
 from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Requester
 from binfarm.server.deps import FarmDep, RequesterToken
-from binfarm.server.routes.convert import build_out
+from binfarm.server.routes.convert import BuildId, ByteOffset, build_out
 
 __all__ = ["router"]
 
@@ -44,20 +44,20 @@ def list_builds(
 
 
 @router.get("/builds/{build_id}")
-def get_build(build_id: int, farm: FarmDep) -> BuildOut:
+def get_build(build_id: BuildId, farm: FarmDep) -> BuildOut:
     return build_out(farm.queue.get(build_id), farm.catalog.for_build(build_id),
                      farm.queue.requester_count(build_id))
 
 
 @router.post("/builds/{build_id}/cancel")
-def cancel_build(build_id: int, farm: FarmDep, token: RequesterToken) -> BuildOut:
+def cancel_build(build_id: BuildId, farm: FarmDep, token: RequesterToken) -> BuildOut:
     """Cancel a queued or running build (a client token: only its profile's)."""
     return build_out(farm.cancel_build(build_id, token))
 
 
 @router.get("/builds/{build_id}/log", response_class=Response,
             responses={200: {"content": {"text/plain": {}}}})
-def get_build_log(build_id: int, farm: FarmDep,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+def get_build_log(build_id: BuildId, farm: FarmDep,
+                  offset: ByteOffset = 0) -> Response:
     """The build log from byte `offset` on; poll with the growing offset to follow it."""
     return Response(farm.read_log(build_id, offset), media_type="text/plain; charset=utf-8")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path, Query
+
 from binfarm.api.models import (
     BuildOut,
     ExplainOut,
@@ -19,8 +23,13 @@ from binfarm.queue.workers import WorkerInfo
 from binfarm.store.catalog import Instance
 from binfarm.tokens import Token
 
-__all__ = ["build_out", "explain_out", "instance_detail", "instance_out", "profile_out",
-           "token_out", "worker_out"]
+__all__ = ["BuildId", "ByteOffset", "build_out", "explain_out", "instance_detail",
+           "instance_out", "profile_out", "token_out", "worker_out"]
+
+
+# Ids and offsets fit the database's 64-bit integers: larger ones are refused, not crashed on.
+BuildId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ByteOffset = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
 def profile_out(profile: Profile) -> ProfileOut:

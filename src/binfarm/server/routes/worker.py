@@ -20,7 +20,7 @@ from binfarm.api.models import (
 from binfarm.errors import InvalidInput
 from binfarm.queue.rules import BuildState
 from binfarm.server.deps import FarmDep, WorkerToken
-from binfarm.server.routes.convert import build_out, instance_out, worker_out
+from binfarm.server.routes.convert import BuildId, build_out, instance_out, worker_out
 
 __all__ = ["router"]
 
@@ -64,7 +64,7 @@ async def lease_build(body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> Resp
 
 
 @router.post("/builds/{build_id}/heartbeat")
-def heartbeat(build_id: int, body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> HeartbeatOut:
+def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> HeartbeatOut:
     """Keep a lease; 409 when it was lost or the build cancelled (stop building)."""
     build = farm.heartbeat(build_id, body.worker)
     return HeartbeatOut(lease_expires_at=build.lease_expires_at or 0.0)
@@ -72,7 +72,7 @@ def heartbeat(build_id: int, body: LeaseIn, farm: FarmDep, _token: WorkerToken) 
 
 @router.post("/builds/{build_id}/log", status_code=status.HTTP_204_NO_CONTENT,
              openapi_extra=_BINARY_BODY)
-async def append_build_log(build_id: int, worker: WorkerName, request: Request,
+async def append_build_log(build_id: BuildId, worker: WorkerName, request: Request,
                            farm: FarmDep, _token: WorkerToken) -> None:
     limit = farm.settings.server.max_log_chunk_bytes
     chunk = await request.body()
@@ -84,7 +84,7 @@ async def append_build_log(build_id: int, worker: WorkerName, request: Request,
 @router.post("/builds/{build_id}/packages", status_code=status.HTTP_201_CREATED,
              openapi_extra=_BINARY_BODY)
 async def upload_package(
-    build_id: int,
+    build_id: BuildId,
     worker: WorkerName,
     filename: Annotated[str, Query(min_length=1, max_length=255)],
     request: Request,
@@ -103,6 +103,6 @@ async def upload_package(
 
 
 @router.post("/builds/{build_id}/finish")
-def finish_build(build_id: int, body: FinishIn, farm: FarmDep, _token: WorkerToken) -> BuildOut:
+def finish_build(build_id: BuildId, body: FinishIn, farm: FarmDep, _token: WorkerToken) -> BuildOut:
     build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error)
     return build_out(build, farm.catalog.for_build(build_id))
