@@ -29,6 +29,7 @@ test: setup lint
 # Speed targets, side by side with what an admin would otherwise run; not part of `test`.
 bench: setup
 	$(BIN)/python bench/keys.py
+	$(BIN)/python bench/queue.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example

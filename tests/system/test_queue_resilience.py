@@ -57,16 +57,19 @@ def test_a_build_survives_the_death_of_its_worker(fleet: Fleet, tmp_path: Path) 
     assert workers["alpha"]["consecutive_failures"] == 1
 
 
-def test_a_server_killed_mid_queue_loses_nothing(fleet: Fleet, tmp_path: Path) -> None:
+def test_a_server_killed_mid_queue_loses_nothing(fleet: Fleet, tmp_path: Path,
+                                                database_url: str) -> None:
+    """On SQLite in the data dir and on PostgreSQL (serve --database)."""
     port = free_port()
     env = {**FAST, "BINFARM_QUEUE__LEASE_TTL_S": "30"}
-    farm = fleet.farm(tmp_path / "var", "--example", "--workers", "0", port=port, env=env)
+    db = ("--database", database_url)
+    farm = fleet.farm(tmp_path / "var", "--example", "--workers", "0", *db, port=port, env=env)
     fleet.worker(farm.url, farm.token, "gamma", tmp_path / "gamma", env)
     ids = request(farm, "app-misc/slowpoke", "app-misc/tool", "app-misc/wordcount")
     wait_until(lambda: compiling(farm, ids[0], "gamma"), 90, "gamma compiling slowpoke")
     farm.kill()
     time.sleep(3)
-    farm = fleet.farm(tmp_path / "var", "--workers", "0", port=port, env=env)
+    farm = fleet.farm(tmp_path / "var", "--workers", "0", *db, port=port, env=env)
 
     builds = wait_until(
         lambda: (bs := [build(farm, i) for i in ids]) and
