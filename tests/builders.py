@@ -226,6 +226,8 @@ class ClientPrefix:
             (config / name).symlink_to(Path(sys.prefix) / "share/portage/config" / name)
         (root / "bin").mkdir()
         (root / "bin" / "gtar").symlink_to(shutil.which("tar") or "/bin/tar")
+        # A Gentoo machine has its CHOST's compiler by that name; Debian calls it gcc.
+        (root / "bin" / "x86_64-pc-linux-gnu-gcc").symlink_to(shutil.which("gcc") or "gcc")
         for sub in ("var/tmp", "var/log/portage", "distfiles"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -233,6 +235,16 @@ class ClientPrefix:
         return _env(PORTAGE_CONFIGROOT=str(self.root), PORTAGE_OVERRIDE_EPREFIX=str(self.root),
                     PATH=f"{self.root}/bin:{Path(sys.executable).parent}:{SYSTEM_PATH}",
                     NOCOLOR="true")
+
+    def binfarm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The binfarm CLI run on this machine, in its Portage environment."""
+        return subprocess.run([sys.executable, "-m", "binfarm", *args], capture_output=True,
+                              text=True, env=self.env(), timeout=900, check=False)
+
+    def set_world(self, *atoms: str) -> None:
+        world = self.root / "var" / "lib" / "portage" / "world"
+        world.parent.mkdir(parents=True, exist_ok=True)
+        world.write_text("".join(f"{atom}\n" for atom in atoms))
 
     def emerge(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["emerge", "--ask=n", "--color=n", *args], capture_output=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,10 +21,11 @@ from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, 
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.toolchain import required_isa
+from binfarm.hosts import Host, HostRegistry, check_host_name
 from binfarm.keys.cpu import Fit
 from binfarm.keys.diff import differences
 from binfarm.keys.inputs import KeyInputs, compute_key
-from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.profiles.archive import find_make_profile, pack_tree, tree_digest, unpack_tree
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
 from binfarm.queue.rules import check_env
@@ -33,7 +35,7 @@ from binfarm.repositories import RepositoryRegistry
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance
-from binfarm.store.index import render_index
+from binfarm.store.index import pn_of, render_index
 from binfarm.tokens import Role, Token, TokenStore
 
 __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
@@ -88,6 +90,7 @@ class Farm:
         self.repositories = RepositoryRegistry(self.engine, clock)
         self.profiles = ProfileRegistry(self.engine, self.data_dir / "profiles", self.helper, clock)
         self.tokens = TokenStore(self.engine, clock)
+        self.hosts = HostRegistry(self.engine, clock)
 
     # -- setup -------------------------------------------------------------------------
 
@@ -120,10 +123,11 @@ class Farm:
     # -- profiles ----------------------------------------------------------------------
 
     def add_profile(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-                    *, cpu: str | None = None, exact_flags: bool = False) -> Profile:
+                    *, cpu: str | None = None, exact_flags: bool = False,
+                    base: str | None = None) -> Profile:
         profile = self.profiles.add(name, packed_tree, make_profile, self.node_layer(),
                                     max_bytes=self.settings.server.max_profile_bytes, cpu=cpu,
-                                    exact_flags=exact_flags)
+                                    exact_flags=exact_flags, base=base)
         log.info("profile added profile=%s chost=%s", name, profile.info.chost)
         return profile
 
@@ -281,6 +285,83 @@ class Farm:
     def binhost_file(self, profile_name: str, path: str) -> Instance:
         return self.catalog.find(self.profiles.get(profile_name).viewer, path)
 
+    # -- hosts ---------------------------------------------------------------------------
+
+    def register_host(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
+                      *, arch: str, cpu_features: frozenset[str],
+                      base: str | None = None) -> tuple[Host, str]:
+        """Keep a machine's configuration as a profile (an identical one is shared) and give
+        the machine a client token for it. Refused if the machine's CPU cannot run what the
+        profile's binaries need."""
+        name = check_host_name(name)
+        if base is not None:
+            self.profiles.get(base)
+        profile = self._profile_for(name, packed_tree, make_profile, cpu_features, base)
+        previous = self.hosts.find(name)
+        if previous is not None and previous.token is not None:
+            self.tokens.revoke(str(previous.token))
+        token, secret = self.tokens.create(f"host-{name}", Role.CLIENT, profile=profile.name)
+        host = self.hosts.upsert(name, profile=profile.name, arch=arch,
+                                 cpu_features=cpu_features, token=token.id)
+        log.info("host registered host=%s profile=%s", name, profile.name)
+        return host, secret
+
+    def update_host_config(self, name: str, packed_tree: bytes,
+                           make_profile: MakeProfileRef | None) -> Host:
+        """The machine's configuration changed: follow it (its own profile, or a shared one)."""
+        host = self.hosts.get(name)
+        base = self.profiles.get(host.profile).base or (
+            host.profile if not host.profile.startswith("host-") else None)
+        profile = self._profile_for(name, packed_tree, make_profile, host.cpu_features, base)
+        if profile.name != host.profile:
+            if host.token is not None:
+                self.tokens.rebind(host.token, profile.name)
+            host = self.hosts.upsert(name, profile=profile.name, arch=host.arch,
+                                     cpu_features=host.cpu_features, token=host.token)
+            log.info("host moved host=%s profile=%s", name, profile.name)
+        return host
+
+    def report_host(self, name: str, result: str, installed: list[str]) -> Host:
+        return self.hosts.report(name, result, installed)
+
+    def out_of_date(self, host: Host) -> list[str]:
+        """Installed packages for which the host's profile has a newer visible version."""
+        if not host.installed:
+            return []
+        profile = self.profiles.get(host.profile)
+        node = self.profiles.query_node(profile, self.node_layer())
+        installed = {_cp(cpv): cpv for cpv in host.installed}
+        best = self.helper.best_versions(node, sorted(installed))
+        return sorted(f"{cpv} -> {best[cp]}" for cp, cpv in installed.items()
+                      if best.get(cp) and best[cp] != cpv)
+
+    def shared_layer(self, host_name: str) -> dict[str, bytes]:
+        """The `01*` files of the profile a host takes its shared configuration from."""
+        host = self.hosts.get(host_name)
+        profile = self.profiles.get(host.profile)
+        source = self.profiles.get(profile.base) if profile.base else profile
+        return {str(p.relative_to(source.tree)): p.read_bytes()
+                for p in sorted(source.tree.rglob("01*")) if p.is_file()}
+
+    def _profile_for(self, host: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
+                     cpu_features: frozenset[str], base: str | None) -> Profile:
+        with tempfile.TemporaryDirectory(dir=self.data_dir) as tmp:
+            unpack_tree(packed_tree, Path(tmp) / "tree",
+                        max_bytes=self.settings.server.max_profile_bytes)
+            digest = tree_digest(Path(tmp) / "tree", make_profile)
+        profile = self.profiles.find_by_digest(digest)
+        if profile is not None:
+            if missing := sorted(profile.cpu_features - cpu_features):
+                raise InvalidInput(f"host {host}'s CPU lacks {', '.join(missing)}, which "
+                                   f"profile {profile.name} ({profile.cpu_spec}) needs")
+            return profile
+        own = f"host-{host}"
+        if self.profiles.find(own) is not None:
+            return self.profiles.replace_tree(own, packed_tree, make_profile, self.node_layer(),
+                                              max_bytes=self.settings.server.max_profile_bytes)
+        return self.add_profile(own, packed_tree, make_profile, base=base,
+                                cpu=" ".join(sorted(cpu_features)) or None)
+
     # -- keys ----------------------------------------------------------------------------
 
     def set_profile_cpu(self, name: str, cpu: str | None,
@@ -322,3 +403,9 @@ class Farm:
             if candidate.is_file():
                 return candidate
         raise NotFound(f"no distfile {name!r} on this farm")
+
+
+def _cp(cpv: str) -> str:
+    """cat/pn of a cat/pf."""
+    category, pf = cpv.split("/", 1)
+    return f"{category}/{pn_of(pf)}"

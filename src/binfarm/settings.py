@@ -7,7 +7,7 @@ down; nothing else reads the environment, except the Portage helper child.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,7 @@ from binfarm.errors import InvalidInput
 __all__ = [
     "DEFAULT_LISTEN",
     "DEFAULT_SERVER",
+    "ClientEnvironment",
     "PortageSettings",
     "QueueSettings",
     "ServerSettings",
@@ -40,6 +41,9 @@ class ServerSettings(BaseModel):
     max_profile_bytes: int = Field(16 << 20, description="Largest accepted profile tree upload.")
     max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
     max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")
+    binhost_auth: Literal["optional", "required"] = Field(
+        "optional", description="Whether binhost reads need a token (as Basic auth password); "
+        "credentials that are sent are always checked.")
 
     @field_validator("listen")
     @classmethod
@@ -105,6 +109,25 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise InvalidInput(f"--listen wants HOST:PORT, not {listen!r}")
     return host.strip("[]"), int(port)
+
+
+class ClientEnvironment(BaseSettings):
+    """Where this machine's Portage lives, read as Portage reads it: PORTAGE_CONFIGROOT,
+    and EPREFIX (PORTAGE_OVERRIDE_EPREFIX first), so a Gentoo Prefix works as / does."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    portage_configroot: str | None = None
+    portage_override_eprefix: str | None = None
+    eprefix: str | None = None
+
+    @property
+    def prefix(self) -> Path:
+        return Path(self.portage_override_eprefix or self.eprefix or "/")
+
+    @property
+    def config_root(self) -> Path:
+        return Path(self.portage_configroot or self.prefix)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -100,6 +100,11 @@ class TokenStore:
                                .order_by(tokens.c.id.desc())).first()
         return Token.from_row(row)
 
+    def rebind(self, token_id: int, profile: str) -> None:
+        """Point a client token at another profile (its host moved)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.id == token_id).values(profile=profile))
+
     def list(self) -> list[Token]:
         with self.engine.connect() as conn:
             return [Token.from_row(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]

@@ -17,11 +17,14 @@ from binfarm.api.models import (
     API_PREFIX,
     BuildOut,
     ExplainOut,
+    HostOut,
+    HostRegisteredOut,
     InstanceDetail,
     InstanceOut,
     NewTokenOut,
     ProfileOut,
     RepositoryOut,
+    SharedFileOut,
     TokenOut,
     WorkerOut,
 )
@@ -147,6 +150,39 @@ class FarmClient:
 
     def read_log(self, build_id: int, offset: int = 0) -> bytes:
         return self._call("GET", f"/builds/{build_id}/log", params={"offset": offset}).content
+
+    # -- hosts ---------------------------------------------------------------------------
+
+    def register_host(self, name: str, packed_tree: bytes, make_profile: str | None, *,
+                      arch: str, cpu_features: list[str],
+                      base: str | None = None) -> HostRegisteredOut:
+        params = {"arch": arch, "cpu_features": " ".join(cpu_features)}
+        if make_profile:
+            params["make_profile"] = make_profile
+        if base:
+            params["base"] = base
+        response = self._call("POST", f"/hosts/{name}", content=packed_tree, params=params,
+                              headers={"Content-Type": "application/gzip"})
+        return HostRegisteredOut.model_validate(response.json())
+
+    def update_host_config(self, name: str, packed_tree: bytes,
+                           make_profile: str | None) -> HostOut:
+        params = {"make_profile": make_profile} if make_profile else None
+        response = self._call("PUT", f"/hosts/{name}/config", content=packed_tree,
+                              params=params, headers={"Content-Type": "application/gzip"})
+        return HostOut.model_validate(response.json())
+
+    def report_host(self, name: str, result: str, installed: list[str]) -> HostOut:
+        body = {"result": result, "installed": installed}
+        return HostOut.model_validate(self._call("POST", f"/hosts/{name}/report",
+                                                 json=body).json())
+
+    def shared_layer(self, name: str) -> list[SharedFileOut]:
+        response = self._call("GET", f"/hosts/{name}/shared")
+        return [SharedFileOut.model_validate(f) for f in response.json()]
+
+    def list_hosts(self) -> list[HostOut]:
+        return [HostOut.model_validate(h) for h in self._call("GET", "/hosts").json()]
 
     # -- the worker protocol -------------------------------------------------------------
 

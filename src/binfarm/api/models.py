@@ -14,13 +14,17 @@ __all__ = [
     "ExplainOut",
     "FinishIn",
     "HeartbeatOut",
+    "HostOut",
+    "HostRegisteredOut",
     "InstanceDetail",
     "InstanceOut",
     "InstanceVerdictOut",
     "LeaseIn",
     "NewTokenOut",
     "ProfileOut",
+    "ReportIn",
     "RepositoryOut",
+    "SharedFileOut",
     "TokenIn",
     "TokenOut",
     "WorkerIn",
@@ -95,6 +99,33 @@ class WorkerOut(BaseModel):
     benched_until: float | None
     benched: bool
     running: list[int]
+
+
+class HostOut(BaseModel):
+    name: str
+    profile: str
+    arch: str
+    cpu_features: list[str]
+    registered_at: float
+    last_report_at: float | None
+    last_result: str | None
+    installed: list[str]
+    out_of_date: list[str] = Field(default_factory=list)
+
+
+class HostRegisteredOut(BaseModel):
+    host: HostOut
+    token: str = Field(description="The host's client token, shown once.")
+
+
+class ReportIn(BaseModel):
+    result: str = Field(pattern=r"^(succeeded|failed)$")
+    installed: list[str] = Field(default_factory=list, max_length=100_000)
+
+
+class SharedFileOut(BaseModel):
+    path: str
+    content_b64: str
 
 
 class HeartbeatOut(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from binfarm.cli import builds, keys, profile, serve, tokens, worker
+from binfarm.cli import builds, client, keys, profile, serve, tokens, worker
 from binfarm.cli.context import CliContext
 from binfarm.errors import BinfarmError
 from binfarm.settings import DEFAULT_SERVER
@@ -33,6 +33,8 @@ app.command("watch")(builds.watch)
 app.command("workers")(builds.list_workers)
 app.command("worker")(worker.worker)
 app.add_typer(tokens.app, name="token")
+app.add_typer(client.app, name="client")
+app.command("hosts")(client.list_hosts)
 app.command("explain")(keys.explain)
 app.command("show")(keys.show)
 

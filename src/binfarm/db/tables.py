@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 __all__ = [
     "builds",
+    "hosts",
     "index_states",
     "instances",
     "metadata",
@@ -68,6 +69,10 @@ profiles = Table(
     Column("cpu_spec", String(1024)),
     Column("cpu_features", JSON),
     Column("exact_flags", Boolean, nullable=False, default=False, server_default=false()),
+    # The digest of the tree as stored: hosts with the same configuration share a profile.
+    Column("tree_digest", String(64), index=True),
+    # The profile a host's own profile was derived from: `client sync` takes its 01* files.
+    Column("base", String(64)),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -164,4 +169,18 @@ index_states = Table(
     Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
+)
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+    Column("arch", String(64), nullable=False),
+    Column("cpu_features", JSON, nullable=False),
+    Column("token", Integer, ForeignKey("tokens.id")),
+    Column("registered_at", Float, nullable=False),
+    Column("last_report_at", Float),
+    Column("last_result", String(32)),
+    Column("installed", JSON),
 )

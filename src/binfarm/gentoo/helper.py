@@ -251,6 +251,15 @@ def _exported(environment_bz2: bytes, names: tuple[str, ...]) -> dict[str, str]:
     return dict(pattern.findall(text))
 
 
+def best_versions(root: str, cps: list[str]) -> dict[str, Any]:
+    """The best visible version of each package (cat/pn), or "" when there is none."""
+    import portage
+
+    settings, _ = _load_config(root)
+    portdb = portage.portdbapi(mysettings=settings)
+    return {"best": {cp: portdb.xmatch("bestmatch-visible", cp) or "" for cp in cps}}
+
+
 def key_inputs(root: str, cpvs: list[str]) -> dict[str, Any]:
     context = _KeyContext(root)
     return {"inputs": [context.predict(cpv).to_json() for cpv in cpvs]}
@@ -259,6 +268,8 @@ def key_inputs(root: str, cpvs: list[str]) -> dict[str, Any]:
 def _dispatch(request: HelperRequest, root: str) -> dict[str, Any]:
     if request.op == "inspect_profile":
         return inspect_profile(root)
+    if request.op == "best_versions" and request.cpvs is not None:
+        return best_versions(root, request.cpvs)
     if request.op == "key_inputs" and request.cpvs is not None:
         return key_inputs(root, request.cpvs)
     if request.op == "resolve" and request.atom is not None:

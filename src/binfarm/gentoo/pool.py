@@ -38,6 +38,11 @@ class PortageHelper:
         request = HelperRequest(op="resolve", atom=atom)
         return Resolution.model_validate(self._call(node, request, env))
 
+    def best_versions(self, node: Path, cps: list[str]) -> dict[str, str]:
+        """The best visible version of each cat/pn for the node's profile ("" if none)."""
+        request = HelperRequest(op="best_versions", cpvs=cps)
+        return dict(self._call(node, request)["best"])
+
     def describe_binpkg(self, node: Path, path: Path) -> tuple[dict[str, str], KeyInputs]:
         """The Packages entry Portage writes for the package at `path`, and its key inputs."""
         reply = self._call(node, HelperRequest(op="describe_binpkg", path=str(path)))

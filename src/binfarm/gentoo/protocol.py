@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 __all__ = ["HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
 
-Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs"]
+Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions"]
 
 
 class HelperRequest(BaseModel):

@@ -7,6 +7,7 @@ directories and symlinks that stay inside the tree, within size limits.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
@@ -16,7 +17,7 @@ from typing import Final
 from binfarm.errors import InvalidInput
 from binfarm.profiles.model import MakeProfileRef
 
-__all__ = ["find_make_profile", "pack_tree", "unpack_tree"]
+__all__ = ["find_make_profile", "pack_tree", "tree_digest", "unpack_tree"]
 
 _MAX_MEMBERS: Final = 10_000
 
@@ -43,8 +44,9 @@ def find_make_profile(config_dir: Path) -> MakeProfileRef | None:
     return MakeProfileRef(repo, "/".join(parts[cut + 1 :]))
 
 
-def pack_tree(config_dir: Path) -> bytes:
-    """A tar.gz of `config_dir`, leaving out a make.profile symlink.
+def pack_tree(config_dir: Path, exclude: frozenset[str] = frozenset()) -> bytes:
+    """A tar.gz of `config_dir`, leaving out a make.profile symlink and the top-level
+    names in `exclude` (a machine's binrepos.conf holds its credentials).
 
     Other symlinks are stored as what they point at: they mean nothing on the farm.
     """
@@ -54,10 +56,20 @@ def pack_tree(config_dir: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz", dereference=True) as tar:
         for path in sorted(config_dir.rglob("*")):
             rel = path.relative_to(config_dir)
-            if rel == Path("make.profile") and path.is_symlink():
+            if (rel == Path("make.profile") and path.is_symlink()) or rel.parts[0] in exclude:
                 continue
             tar.add(path, arcname=str(rel), recursive=False)
     return buffer.getvalue()
+
+
+def tree_digest(tree: Path, make_profile: MakeProfileRef | None) -> str:
+    """A digest of a stored tree's files and its make.profile: equal trees, equal digests."""
+    digest = hashlib.sha256(f"make.profile={make_profile}\n".encode())
+    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        digest.update(f"{path.relative_to(tree)}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def unpack_tree(data: bytes, dest: Path, *, max_bytes: int) -> None:

@@ -26,7 +26,7 @@ from binfarm.gentoo.configroot import NodeLayer, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ProfileInfo
 from binfarm.gentoo.toolchain import CpuSpec, cpu_spec, required_isa
-from binfarm.profiles.archive import unpack_tree
+from binfarm.profiles.archive import tree_digest, unpack_tree
 from binfarm.profiles.model import MakeProfileRef, check_profile_name
 from binfarm.store.catalog import Viewer
 
@@ -46,13 +46,16 @@ class Profile:
     cpu_spec: str
     cpu_features: frozenset[str]
     exact_flags: bool
+    tree_digest: str | None
+    base: str | None
 
     @classmethod
     def from_row(cls, row: Any, root: Path) -> Profile:
         ref = MakeProfileRef.parse(row.make_profile) if row.make_profile else None
         return cls(row.name, ref, ProfileInfo.model_validate(row.info), root / row.name / "tree",
                    root / row.name / "node", row.cpu_spec or _OWN_FLAGS,
-                   frozenset(row.cpu_features or ()), bool(row.exact_flags))
+                   frozenset(row.cpu_features or ()), bool(row.exact_flags), row.tree_digest,
+                   row.base)
 
     @property
     def viewer(self) -> Viewer:
@@ -76,7 +79,7 @@ class ProfileRegistry:
 
     def add(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
             layer: NodeLayer, *, max_bytes: int, cpu: str | None = None,
-            exact_flags: bool = False) -> Profile:
+            exact_flags: bool = False, base: str | None = None) -> Profile:
         """Check the tree with Portage and keep it; InvalidInput with Portage's complaint."""
         check_profile_name(name)
         if self.find(name) is not None:
@@ -96,6 +99,7 @@ class ProfileRegistry:
                         name=name, make_profile=str(make_profile) if make_profile else None,
                         info=info.model_dump(), cpu_spec=spec.spec,
                         cpu_features=sorted(spec.features), exact_flags=exact_flags,
+                        tree_digest=tree_digest(final / "tree", make_profile), base=base,
                         created_at=now, updated_at=now))
             except IntegrityError as exc:
                 shutil.rmtree(final, ignore_errors=True)
@@ -103,6 +107,38 @@ class ProfileRegistry:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return self.get(name)
+
+    def replace_tree(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
+                     layer: NodeLayer, *, max_bytes: int) -> Profile:
+        """Give a profile a new tree, checked by Portage first; the old one stays on error."""
+        profile = self.get(name)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
+        try:
+            unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
+            info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
+            _checked_cpu(info, None if profile.cpu_spec == _OWN_FLAGS else profile.cpu_spec)
+            digest = tree_digest(staging / "tree", make_profile)
+            with self._nodes_lock:
+                old = self.root / f".{name}-old"
+                shutil.rmtree(old, ignore_errors=True)
+                (self.root / name).rename(old)
+                staging.rename(self.root / name)
+                shutil.rmtree(old, ignore_errors=True)
+                self._written.pop(name, None)
+            with self.engine.begin() as conn:
+                conn.execute(update(profiles).where(profiles.c.name == name).values(
+                    make_profile=str(make_profile) if make_profile else None,
+                    info=info.model_dump(), tree_digest=digest, updated_at=self.clock()))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.get(name)
+
+    def find_by_digest(self, digest: str) -> Profile | None:
+        """A profile whose stored tree is exactly this one."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(profiles).where(profiles.c.tree_digest == digest)
+                               .order_by(profiles.c.name).limit(1)).first()
+        return Profile.from_row(row, self.root) if row else None
 
     def set_cpu(self, name: str, cpu: str | None, exact_flags: bool | None = None) -> Profile:
         """Change what the profile's machines can run; refused if its own flags need more."""

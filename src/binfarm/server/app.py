@@ -9,7 +9,16 @@ from binfarm import __version__
 from binfarm.api.models import API_PREFIX
 from binfarm.farm import Farm
 from binfarm.server.errors import install_error_handlers
-from binfarm.server.routes import binhost, builds, keys, mirror, profiles, tokens, worker
+from binfarm.server.routes import (
+    binhost,
+    builds,
+    hosts,
+    keys,
+    mirror,
+    profiles,
+    tokens,
+    worker,
+)
 
 __all__ = ["create_app"]
 
@@ -28,7 +37,7 @@ def create_app(farm: Farm) -> FastAPI:
     )
     app.state.farm = farm
     install_error_handlers(app)
-    for module in (profiles, builds, worker, keys, tokens):
+    for module in (profiles, builds, worker, keys, tokens, hosts):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

@@ -42,17 +42,19 @@ def status_for(exc: BinfarmError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def error_response(status: int, kind: str, message: str) -> JSONResponse:
+def error_response(status: int, kind: str, message: str, *, path: str = "") -> JSONResponse:
     body = ErrorBody(kind=kind, error=message, status=status)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    # The binhost speaks Basic auth to Portage's fetcher; the API wants a bearer token.
+    scheme = 'Basic realm="binfarm"' if path.startswith("/binhost/") else "Bearer"
+    headers = {"WWW-Authenticate": scheme} if status == 401 else None
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BinfarmError)
-    async def _binfarm(_request: Request, exc: BinfarmError) -> JSONResponse:
+    async def _binfarm(request: Request, exc: BinfarmError) -> JSONResponse:
         status, kind = status_for(exc)
-        return error_response(status, kind, str(exc))
+        return error_response(status, kind, str(exc), path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

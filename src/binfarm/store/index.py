@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-__all__ = ["entries_digest", "instance_path", "render_index"]
+__all__ = ["entries_digest", "instance_path", "pn_of", "render_index"]
 
 _VERSION = "0"
 # PMS 3.2 version syntax with an optional -rN, as portage.versions.ver_regexp has it.
@@ -23,7 +23,7 @@ _VERSION_RE: Final = re.compile(
 def instance_path(cpv: str, build_id: int | None, sha256: str, suffix: str) -> str:
     """The PATH an instance is served under: unique by content, named as Portage names it."""
     category, pf = cpv.split("/", 1)
-    pn = _pn(pf)
+    pn = pn_of(pf)
     name = f"{pf}-{build_id}{suffix}" if build_id is not None else f"{pf}{suffix}"
     return f"{category}/{pn}/{sha256[:16]}/{name}"
 
@@ -54,7 +54,7 @@ def _render_blocks(blocks: Iterable[Mapping[str, str]]) -> str:
     return "".join(out)
 
 
-def _pn(pf: str) -> str:
+def pn_of(pf: str) -> str:
     """PN from PF: the name is what precedes the first tail that is a whole version."""
     parts = pf.split("-")
     for i in range(1, len(parts)):

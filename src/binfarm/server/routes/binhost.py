@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from binfarm.farm import BinhostIndex
-from binfarm.server.deps import FarmDep
+from binfarm.server.deps import BinhostReader, FarmDep
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/binhost/{profile}", tags=["binhost"])
+router = APIRouter(prefix="/binhost/{profile}", tags=["binhost"], dependencies=[BinhostReader])
 
 PORTAGE_IMS_TOLERANCE_S: Final = 5  # portage/util/_urlopen.py TIMESTAMP_TOLERANCE
 _INDEX_RESPONSES: Final = {200: {"content": {"text/plain": {}}}, 304: {}}

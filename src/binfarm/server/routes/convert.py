@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 
 from binfarm.api.models import (
     BuildOut,
@@ -16,6 +16,7 @@ from binfarm.api.models import (
     TokenOut,
     WorkerOut,
 )
+from binfarm.errors import InvalidInput
 from binfarm.farm import Explanation
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
@@ -23,13 +24,33 @@ from binfarm.queue.workers import WorkerInfo
 from binfarm.store.catalog import Instance
 from binfarm.tokens import Token
 
-__all__ = ["BuildId", "ByteOffset", "build_out", "explain_out", "instance_detail",
-           "instance_out", "profile_out", "token_out", "worker_out"]
+__all__ = [
+    "BuildId",
+    "ByteOffset",
+    "build_out",
+    "explain_out",
+    "instance_detail",
+    "instance_out",
+    "profile_out",
+    "read_limited",
+    "token_out",
+    "worker_out",
+]
 
 
 # Ids and offsets fit the database's 64-bit integers: larger ones are refused, not crashed on.
 BuildId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ByteOffset = Annotated[int, Query(ge=0, le=2**63 - 1)]
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused once it grows past `limit` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidInput(f"the upload is larger than {limit} bytes")
+    return bytes(body)
 
 
 def profile_out(profile: Profile) -> ProfileOut:

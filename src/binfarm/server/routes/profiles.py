@@ -9,10 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from binfarm import __version__
 from binfarm.api.models import CpuIn, ProfileOut, RepositoryOut
-from binfarm.errors import InvalidInput
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep
-from binfarm.server.routes.convert import profile_out
+from binfarm.server.routes.convert import profile_out, read_limited
 
 __all__ = ["router"]
 
@@ -62,15 +61,10 @@ async def add_profile(
     `cpu` is what its machines can run (x86-64 level, -march name or CPU flag list);
     without it, exactly what the profile's own flags need.
     """
-    limit = farm.settings.server.max_profile_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise InvalidInput(f"the profile tree is larger than {limit} bytes")
+    body = await read_limited(request, farm.settings.server.max_profile_bytes)
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     profile = await run_in_threadpool(
-        lambda: farm.add_profile(name, bytes(body), ref, cpu=cpu, exact_flags=exact_flags))
+        lambda: farm.add_profile(name, body, ref, cpu=cpu, exact_flags=exact_flags))
     return profile_out(profile)
 
 

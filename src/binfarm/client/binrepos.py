@@ -1,0 +1,39 @@
+"""The machine's binrepos.conf entry for its farm binhost, with credentials Portage sends.
+
+Portage passes `user:password@` in a sync-uri to its fetcher as HTTP Basic auth; the
+password is the host's client token. Only the `[binfarm]` section is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+__all__ = ["binhost_uri", "write_binrepos"]
+
+_SECTION = re.compile(r"^\[binfarm\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
+
+
+def binhost_uri(server: str, profile: str, host: str, token: str) -> str:
+    parts = urlsplit(server.rstrip("/"))
+    netloc = f"{quote(host, safe='')}:{quote(token, safe='')}@{parts.netloc}"
+    return urlunsplit((parts.scheme, netloc, f"{parts.path}/binhost/{profile}", "", ""))
+
+
+def write_binrepos(config_dir: Path, uri: str) -> Path:
+    """Write (or rewrite) the [binfarm] entry; a file binrepos.conf keeps its other entries."""
+    section = f"[binfarm]\npriority = 10\nsync-uri = {uri}\nverify-signature = false\n"
+    target = config_dir / "binrepos.conf"
+    if target.is_file():
+        text = _SECTION.sub("", target.read_text()).rstrip("\n")
+        content = f"{text}\n\n{section}" if text else section
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        target = target / "binfarm.conf"
+        content = section
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a token
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    return target

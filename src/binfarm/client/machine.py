@@ -1,0 +1,63 @@
+"""This machine's Portage paths, its binfarm state, and what it has installed."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from binfarm.errors import InvalidInput
+from binfarm.settings import ClientEnvironment
+
+__all__ = ["ClientState", "Machine"]
+
+
+@dataclass
+class ClientState:
+    """What `client register` learnt, kept for `sync` and `update` (mode 0600)."""
+
+    server: str
+    host: str
+    profile: str
+    token: str
+    synced: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Machine:
+    config_root: Path
+    prefix: Path
+
+    @classmethod
+    def from_environment(cls, environment: ClientEnvironment) -> Machine:
+        return cls(environment.config_root, environment.prefix)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config_root / "etc" / "portage"
+
+    @property
+    def state_path(self) -> Path:
+        return self.prefix / "var" / "lib" / "binfarm" / "client.json"
+
+    def load_state(self) -> ClientState:
+        try:
+            return ClientState(**json.loads(self.state_path.read_text()))
+        except FileNotFoundError as exc:
+            raise InvalidInput(f"this machine is not registered ({self.state_path} is "
+                               "missing): run `binfarm client register` first") from exc
+
+    def save_state(self, state: ClientState) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(asdict(state), handle, indent=2, sort_keys=True)
+        os.replace(temporary, self.state_path)
+
+    def installed(self) -> list[str]:
+        """Every installed package version (cat/pf), from the package database."""
+        vdb = self.prefix / "var" / "db" / "pkg"
+        return sorted(f"{c.name}/{p.name}" for c in vdb.glob("*") if c.is_dir()
+                      for p in c.iterdir() if p.is_dir() and not p.name.startswith("-"))

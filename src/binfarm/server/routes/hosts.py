@@ -1,0 +1,95 @@
+"""Hosts: machines that install from the farm register, follow their config, report."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from binfarm.api.models import HostOut, HostRegisteredOut, ReportIn, SharedFileOut
+from binfarm.errors import Forbidden
+from binfarm.farm import Farm
+from binfarm.hosts import Host
+from binfarm.profiles.model import MakeProfileRef
+from binfarm.server.deps import AdminToken, FarmDep, RequesterToken
+from binfarm.server.routes.convert import read_limited
+from binfarm.tokens import Role, Token
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["hosts"])
+
+_TREE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+MakeProfile = Annotated[str | None, Query(max_length=512)]
+
+
+def host_out(farm: Farm, host: Host, *, with_out_of_date: bool = False) -> HostOut:
+    return HostOut(name=host.name, profile=host.profile, arch=host.arch,
+                   cpu_features=sorted(host.cpu_features), registered_at=host.registered_at,
+                   last_report_at=host.last_report_at, last_result=host.last_result,
+                   installed=list(host.installed),
+                   out_of_date=farm.out_of_date(host) if with_out_of_date else [])
+
+
+def _own(farm: Farm, name: str, token: Token) -> Host:
+    host = farm.hosts.get(name)
+    if token.role != Role.ADMIN and host.token != token.id:
+        raise Forbidden(f"token {token.name!r} is not host {name!r}'s")
+    return host
+
+
+@router.post("/hosts/{name}", status_code=status.HTTP_201_CREATED, openapi_extra=_TREE_BODY)
+async def register_host(
+    name: str, request: Request, farm: FarmDep, _token: AdminToken,
+    arch: Annotated[str, Query(min_length=1, max_length=64)],
+    cpu_features: Annotated[str, Query(max_length=8192)] = "",
+    make_profile: MakeProfile = None,
+    base: Annotated[str | None, Query(max_length=64)] = None,
+) -> HostRegisteredOut:
+    """Register a machine from a tar.gz of its /etc/portage: it joins the profile with the
+    same configuration, or gets its own (derived from `base`)."""
+    body = await read_limited(request, farm.settings.server.max_profile_bytes)
+    ref = MakeProfileRef.parse(make_profile) if make_profile else None
+    host, secret = await run_in_threadpool(
+        lambda: farm.register_host(name, body, ref, arch=arch, base=base,
+                                   cpu_features=frozenset(cpu_features.split())))
+    return HostRegisteredOut(host=host_out(farm, host), token=secret)
+
+
+@router.put("/hosts/{name}/config", openapi_extra=_TREE_BODY)
+async def update_host_config(name: str, request: Request, farm: FarmDep, token: RequesterToken,
+                             make_profile: MakeProfile = None) -> HostOut:
+    """The machine's configuration now: the farm follows it before building for it."""
+    await run_in_threadpool(_own, farm, name, token)
+    body = await read_limited(request, farm.settings.server.max_profile_bytes)
+    ref = MakeProfileRef.parse(make_profile) if make_profile else None
+    host = await run_in_threadpool(farm.update_host_config, name, body, ref)
+    return host_out(farm, host)
+
+
+@router.post("/hosts/{name}/report")
+def report_host(name: str, body: ReportIn, farm: FarmDep, token: RequesterToken) -> HostOut:
+    """What an update did, and what the machine has installed now."""
+    _own(farm, name, token)
+    return host_out(farm, farm.report_host(name, body.result, body.installed))
+
+
+@router.get("/hosts/{name}/shared")
+def get_shared_layer(name: str, farm: FarmDep, token: RequesterToken) -> list[SharedFileOut]:
+    """The shared (`01*`) files the host's configuration takes from its base profile."""
+    _own(farm, name, token)
+    return [SharedFileOut(path=path, content_b64=base64.b64encode(data).decode())
+            for path, data in farm.shared_layer(name).items()]
+
+
+@router.get("/hosts")
+def list_hosts(farm: FarmDep) -> list[HostOut]:
+    """Every host: its profile, last report, what it has installed and what is out of date."""
+    return [host_out(farm, host, with_out_of_date=True) for host in farm.hosts.list()]
