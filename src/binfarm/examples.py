@@ -20,5 +20,6 @@ EXAMPLE_CPUS: Final = {"desktop": "x86-64-v3", "laptop": "x86-64-v2"}
 
 
 def example_paths() -> dict[str, Path]:
-    """The example's repository, distfiles, sources and profiles directories."""
-    return {name: EXAMPLE_DIR / name for name in ("repo", "distfiles", "sources", "profiles")}
+    """The example's repository, distfiles, sources, profiles and world files."""
+    return {name: EXAMPLE_DIR / name
+            for name in ("repo", "distfiles", "sources", "profiles", "worlds")}

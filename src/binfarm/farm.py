@@ -23,6 +23,7 @@ from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.toolchain import required_isa
 from binfarm.hosts import Host, HostRegistry, check_host_name
 from binfarm.keys.cpu import Fit
+from binfarm.keys.cpv import cp_of
 from binfarm.keys.diff import differences
 from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.profiles.archive import find_make_profile, pack_tree, tree_digest, unpack_tree
@@ -35,7 +36,7 @@ from binfarm.repositories import RepositoryRegistry
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance
-from binfarm.store.index import pn_of, render_index
+from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
 
 __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
@@ -115,6 +116,7 @@ class Farm:
                 tree = paths["profiles"] / name
                 self.add_profile(name, pack_tree(tree), find_make_profile(tree),
                                  cpu=EXAMPLE_CPUS[name])
+                self.profiles.set_world(name, (paths["worlds"] / name).read_text().split())
 
     def node_layer(self, mirrors: tuple[str, ...] = ()) -> NodeLayer:
         return NodeLayer(distdir=self.distdir, repositories=self.repositories.locations(),
@@ -175,8 +177,19 @@ class Farm:
                 log.info("build requested build_id=%s profile=%s cpv=%s key=%s requester=%s",
                          build.id, profile.name, build.cpv, key, requester.name)
             answered.append(build)
-        self._work.set()
+        self.wake_workers()
         return answered
+
+    def wake_workers(self) -> None:
+        """Tell long-polling leases that there may be work."""
+        self._work.set()
+
+    def set_world(self, name: str, atoms: list[str]) -> Profile:
+        """A profile's @world; every atom must name a package Portage finds for it."""
+        profile = self.profiles.get(name)
+        node = self.profiles.query_node(profile, self.node_layer())
+        checked = [self.helper.resolve(node, atom).atom for atom in atoms]
+        return self.profiles.set_world(name, checked)
 
     def cancel_build(self, build_id: int, token: Token | None = None) -> Build:
         build = self.queue.get(build_id)
@@ -330,7 +343,7 @@ class Farm:
             return []
         profile = self.profiles.get(host.profile)
         node = self.profiles.query_node(profile, self.node_layer())
-        installed = {_cp(cpv): cpv for cpv in host.installed}
+        installed = {cp_of(cpv): cpv for cpv in host.installed}
         best = self.helper.best_versions(node, sorted(installed))
         return sorted(f"{cpv} -> {best[cp]}" for cp, cpv in installed.items()
                       if best.get(cp) and best[cp] != cpv)
@@ -404,8 +417,3 @@ class Farm:
                 return candidate
         raise NotFound(f"no distfile {name!r} on this farm")
 
-
-def _cp(cpv: str) -> str:
-    """cat/pn of a cat/pf."""
-    category, pf = cpv.split("/", 1)
-    return f"{category}/{pn_of(pf)}"

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -22,6 +23,7 @@ from binfarm.api.models import (
     InstanceDetail,
     InstanceOut,
     NewTokenOut,
+    PlanOut,
     ProfileOut,
     RepositoryOut,
     SharedFileOut,
@@ -38,7 +40,7 @@ from binfarm.errors import (
     Unavailable,
 )
 
-__all__ = ["FarmClient"]
+__all__ = ["FarmClient", "binhost_uri"]
 
 _KINDS: Final[Mapping[str, type[BinfarmError]]] = {
     "invalid_input": InvalidInput,
@@ -56,9 +58,13 @@ class FarmClient:
     def __init__(self, base_url: str, token: str | None = None, *, timeout_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers,
                                   timeout=httpx.Timeout(timeout_s), transport=transport)
+
+    def binhost_uri(self, profile: str, user: str) -> str:
+        return binhost_uri(self.base_url, profile, user, self.token)
 
     def close(self) -> None:
         self._http.close()
@@ -106,6 +112,16 @@ class FarmClient:
 
     def get_instance(self, ref: str) -> InstanceDetail:
         return InstanceDetail.model_validate(self._call("GET", f"/instances/{ref}").json())
+
+    def set_world(self, name: str, atoms: list[str]) -> ProfileOut:
+        return ProfileOut.model_validate(self._call("PUT", f"/profiles/{name}/world",
+                                                    json={"atoms": atoms}).json())
+
+    def plan(self, profiles: list[str], *, jobs: int = 1, enqueue: bool = False,
+             timeout_s: float = 3600.0) -> PlanOut:
+        body = {"profiles": profiles, "jobs": jobs, "enqueue": enqueue}
+        return PlanOut.model_validate(self._call("POST", "/plan", json=body,
+                                                 timeout=timeout_s).json())
 
     def profile_tree(self, name: str) -> bytes:
         return self._call("GET", f"/profiles/{name}/tree").content
@@ -233,6 +249,15 @@ class FarmClient:
         if response.status_code < 400:
             return response
         raise _error_from(response)
+
+
+def binhost_uri(server: str, profile: str, user: str, token: str | None) -> str:
+    """A profile's binhost URL with `user:token@` credentials: Portage's fetcher sends them
+    as HTTP Basic auth."""
+    parts = urlsplit(server.rstrip("/"))
+    auth = f"{quote(user, safe='')}:{quote(token, safe='')}@" if token else ""
+    return urlunsplit((parts.scheme, f"{auth}{parts.netloc}", f"{parts.path}/binhost/{profile}",
+                       "", ""))
 
 
 def _error_from(response: httpx.Response) -> BinfarmError:

@@ -21,6 +21,8 @@ __all__ = [
     "InstanceVerdictOut",
     "LeaseIn",
     "NewTokenOut",
+    "PlanIn",
+    "PlanOut",
     "ProfileOut",
     "ReportIn",
     "RepositoryOut",
@@ -29,6 +31,7 @@ __all__ = [
     "TokenOut",
     "WorkerIn",
     "WorkerOut",
+    "WorldIn",
 ]
 
 API_PREFIX = "/api/v1"
@@ -62,6 +65,34 @@ class ProfileOut(BaseModel):
     cpu: str
     cpu_features: list[str]
     exact_flags: bool
+    world: list[str] = Field(default_factory=list)
+
+
+class WorldIn(BaseModel):
+    atoms: list[str] = Field(max_length=100_000)
+
+
+class PlanIn(BaseModel):
+    profiles: list[str] = Field(default_factory=list, description="Default: every profile.")
+    jobs: int = Field(1, ge=1, le=32, description="Profiles resolved at once.")
+    enqueue: bool = Field(False, description="Queue the missing builds.")
+
+
+class PlanProfileOut(BaseModel):
+    packages: int
+    stored: int
+    to_build: int
+
+
+class PlanOut(BaseModel):
+    profiles: dict[str, PlanProfileOut]
+    distinct_builds: int
+    stored: int
+    to_build: int
+    sharing_ratio: float
+    matrix: dict[str, dict[str, int]]
+    splits: list[str]
+    enqueued: list[int] = Field(default_factory=list)
 
 
 class CpuIn(BaseModel):

@@ -36,6 +36,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(client.app, name="client")
 app.command("hosts")(client.list_hosts)
 app.command("explain")(keys.explain)
+app.command("plan")(keys.plan)
 app.command("show")(keys.show)
 
 _stderr = Console(stderr=True)

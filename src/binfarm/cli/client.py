@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from binfarm.api.client import FarmClient
+from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext
 from binfarm.cli.render import STATE_STYLES, console
-from binfarm.client.binrepos import binhost_uri, write_binrepos
+from binfarm.client.binrepos import write_binrepos
 from binfarm.client.machine import ClientState, Machine
 from binfarm.client.sync import apply_sync, plan_sync
 from binfarm.client.update import LOCAL_ONLY, UpdateReporter, update

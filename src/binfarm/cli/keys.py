@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from binfarm.cli.context import CliContext
-from binfarm.cli.render import print_explanations, print_instance
+from binfarm.cli.render import console, print_explanations, print_instance, print_plan
 
-__all__ = ["explain", "show"]
+__all__ = ["explain", "plan", "show"]
 
 
 def explain(
@@ -22,6 +22,24 @@ def explain(
     cli: CliContext = ctx.obj
     with cli.client() as client:
         print_explanations(client.explain(atom, profile))
+
+
+def plan(
+    ctx: typer.Context,
+    profile: Annotated[list[str] | None, typer.Option(
+        "--profile", "-p", help="A profile to plan; repeat [default: every profile].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    enqueue: Annotated[bool, typer.Option(help="Queue the missing builds.")] = False,
+    jobs: Annotated[int, typer.Option(help="Profiles to resolve at once.")] = 1,
+) -> None:
+    """Which builds the fleet's worlds need, how many are shared, and what splits them."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client, console.status("resolving every world with Portage..."):
+        result = client.plan(profile or [], jobs=jobs, enqueue=enqueue)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_plan(result)
 
 
 def show(

@@ -30,6 +30,9 @@ def add(
              "what its own flags need].")] = None,
     exact_flags: Annotated[bool, typer.Option(
         help="Only take binaries built with exactly this profile's CFLAGS.")] = False,
+    world: Annotated[Path | None, typer.Option(
+        help="The @world of its machines (a /var/lib/portage/world file).", exists=True,
+        dir_okay=False)] = None,
 ) -> None:
     """Send a configuration tree to the farm, which checks it with Portage and keeps a copy."""
     cli: CliContext = ctx.obj
@@ -38,6 +41,8 @@ def add(
     with cli.client() as client:
         profile = client.add_profile(name, pack_tree(config_dir), str(ref) if ref else None,
                                      cpu=cpu, exact_flags=exact_flags)
+        if world is not None:
+            profile = client.set_world(name, read_world(world))
     console.print(f"[green]added profile[/] {profile.name}")
     print_profile(profile)
 
@@ -57,6 +62,24 @@ def set_cpu(
     cli: CliContext = ctx.obj
     with cli.client() as client:
         print_profile(client.set_profile_cpu(name, cpu, exact_flags))
+
+
+@app.command("world")
+def set_world(
+    ctx: typer.Context,
+    name: str,
+    atoms: Annotated[list[str], typer.Argument(help="The profile's @world, whole.")],
+) -> None:
+    """Set a profile's @world: what its machines install."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        print_profile(client.set_world(name, atoms))
+
+
+def read_world(path: Path) -> list[str]:
+    """The atoms of a world file: one a line, blank lines and comments left out."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 @app.command("list")

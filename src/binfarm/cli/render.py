@@ -8,10 +8,18 @@ from collections.abc import Iterable
 from rich.console import Console, Group
 from rich.table import Table
 
-from binfarm.api.models import BuildOut, ExplainOut, InstanceDetail, ProfileOut, WorkerOut
+from binfarm.api.models import (
+    BuildOut,
+    ExplainOut,
+    InstanceDetail,
+    PlanOut,
+    ProfileOut,
+    WorkerOut,
+)
 
 __all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_explanations",
-           "print_instance", "print_profile", "print_profiles", "queue_view", "workers_table"]
+           "print_instance", "print_plan", "print_profile", "print_profiles", "queue_view",
+           "workers_table"]
 
 console = Console()
 
@@ -35,7 +43,8 @@ def print_profile(p: ProfileOut) -> None:
             ("CXXFLAGS", p.cxxflags), ("LDFLAGS", p.ldflags), ("USE", " ".join(p.use)),
             ("CPU_FLAGS_X86", " ".join(p.cpu_flags_x86)),
             ("CPU", f"{p.cpu}{' (exact CFLAGS only)' if p.exact_flags else ''}"),
-            ("CPU features", " ".join(p.cpu_features))]
+            ("CPU features", " ".join(p.cpu_features)),
+            ("@world", " ".join(p.world) or "(empty)")]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
@@ -112,6 +121,25 @@ def print_instance(i: InstanceDetail) -> None:
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def print_plan(plan: PlanOut) -> None:
+    table = Table("profile", "packages", "stored", "to build")
+    for name, numbers in plan.profiles.items():
+        table.add_row(name, str(numbers.packages), str(numbers.stored), str(numbers.to_build))
+    console.print(table)
+    console.print(f"distinct builds the fleet needs: [bold]{plan.distinct_builds}[/], "
+                  f"stored: {plan.stored}, to build: [bold]{plan.to_build}[/], "
+                  f"sharing ratio: {plan.sharing_ratio:.2f}")
+    names = list(plan.matrix)
+    matrix = Table("shared builds", *names)
+    for a in names:
+        matrix.add_row(a, *(str(plan.matrix[a][b]) for b in names))
+    console.print(matrix)
+    for split in plan.splits:
+        console.print(f"  {split}", highlight=False)
+    if plan.enqueued:
+        console.print(f"queued {len(plan.enqueued)} builds in dependency order")
 
 
 def log_tail(text: str, lines: int = 30) -> str:

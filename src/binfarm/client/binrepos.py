@@ -9,17 +9,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["binhost_uri", "write_binrepos"]
+__all__ = ["write_binrepos"]
 
 _SECTION = re.compile(r"^\[binfarm\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
-
-
-def binhost_uri(server: str, profile: str, host: str, token: str) -> str:
-    parts = urlsplit(server.rstrip("/"))
-    netloc = f"{quote(host, safe='')}:{quote(token, safe='')}@{parts.netloc}"
-    return urlunsplit((parts.scheme, netloc, f"{parts.path}/binhost/{profile}", "", ""))
 
 
 def write_binrepos(config_dir: Path, uri: str) -> Path:

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from binfarm.api.client import FarmClient
+from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
-from binfarm.client.binrepos import binhost_uri, write_binrepos
+from binfarm.client.binrepos import write_binrepos
 from binfarm.client.emerge import BINHOST_OPTIONS, pretend, run_emerge
 from binfarm.client.machine import ClientState, Machine
 from binfarm.errors import BinfarmError, Unavailable

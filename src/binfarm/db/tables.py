@@ -73,6 +73,8 @@ profiles = Table(
     Column("tree_digest", String(64), index=True),
     # The profile a host's own profile was derived from: `client sync` takes its 01* files.
     Column("base", String(64)),
+    # The profile's @world: atoms, as in /var/lib/portage/world.
+    Column("world", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -101,6 +103,8 @@ builds = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("not_before", Float),
     Column("lease_expires_at", Float),
+    # Builds whose binaries this one installs first (a plan's dependency order).
+    Column("after", JSON),
     Index("ix_builds_requester_started", "requester", "started_at"),
     # One active build per key: concurrent identical requests cannot both insert.
     Index("uq_builds_active_key", "key", unique=True,

@@ -49,6 +49,8 @@ class NodeLayer:
     repositories: Mapping[str, Path]
     mirrors: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The farm's binhost for this profile: a build root installs dependencies from it.
+    binhost: str | None = None
 
 
 def pkgdir(node: Path) -> Path:
@@ -82,7 +84,7 @@ def write_node(
     staging = etc / ".portage.new"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(tree, staging, symlinks=True)
-    for name in ("make.conf", "repos.conf"):
+    for name in ("make.conf", "repos.conf", "binrepos.conf"):
         _as_directory(staging / name)
     if make_profile is not None:
         target = layer.repositories.get(make_profile.repo)
@@ -92,6 +94,10 @@ def write_node(
         (staging / "make.profile").symlink_to(target / "profiles" / make_profile.path)
     (staging / "make.conf" / LAYER_NAME).write_text(_make_conf_layer(layer))
     (staging / "repos.conf" / f"{LAYER_NAME}.conf").write_text(_repos_conf_layer(layer))
+    if layer.binhost:
+        (staging / "binrepos.conf" / f"{LAYER_NAME}.conf").write_text(
+            f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
+            "verify-signature = false\n")
     old = etc / ".portage.old"
     shutil.rmtree(old, ignore_errors=True)
     if (etc / "portage").exists():

@@ -33,16 +33,22 @@ class BuildResult:
 def build_packages(
     node: Path, atoms: Sequence[str], log: BinaryIO, *, timeout_s: float,
     cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
+    binary_deps_except: Sequence[str] = (),
 ) -> BuildResult:
     """Build `atoms` (and what they need) in `node`, writing emerge's output to `log`.
 
     Blocks until emerge ends, `timeout_s` passes or `cancel()` is true (then emerge and its
     children are killed). Returns the binary package files that appeared in the node's
-    PKGDIR during the build. `env` overrides the profile (USE=..., CFLAGS=...).
+    PKGDIR during the build. `env` overrides the profile (USE=..., CFLAGS=...). With
+    `binary_deps_except` (the packages to build), everything else is installed from the
+    node's binhosts when a binary fits, instead of being compiled.
     """
     before = _packages(node)
     argv = ["emerge", "--buildpkg", "--oneshot", "--ask=n", "--color=n", "--verbose",
             "--quiet-build=n", "--nospinner", *atoms]
+    if binary_deps_except:
+        argv[1:1] = ["--getbinpkg", "--usepkg", "--binpkg-respect-use=y",
+                     f"--usepkg-exclude={' '.join(binary_deps_except)}"]
     overrides = " ".join(f"{k}={v!r}" for k, v in (env or {}).items())
     log.write(f">>> binfarm: {overrides + ' ' if overrides else ''}{' '.join(argv)}\n".encode())
     log.flush()

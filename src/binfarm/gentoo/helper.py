@@ -251,6 +251,44 @@ def _exported(environment_bz2: bytes, names: tuple[str, ...]) -> dict[str, str]:
     return dict(pattern.findall(text))
 
 
+def plan(root: str, atoms: list[str]) -> dict[str, Any]:
+    """Everything a fresh machine of this profile merges for `atoms` (world, @system), in
+    Portage's own merge order, with each package's dependencies inside the plan and the
+    inputs of its build key. Portage's resolver runs as `emerge -pe` would run it."""
+    from _emerge.actions import load_emerge_config
+    from _emerge.create_depgraph_params import create_depgraph_params
+    from _emerge.depgraph import backtrack_depgraph
+    from _emerge.Package import Package
+
+    options: dict[str, Any] = {"--pretend": True, "--emptytree": True, "--quiet": True}
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+        config = load_emerge_config(env=dict(os.environ), action=None, args=atoms,
+                                    opts=options)
+        params = create_depgraph_params(options, None)
+        ok, graph, _favorites = backtrack_depgraph(config.target_config.settings,
+                                                   config.trees, options, params, None,
+                                                   atoms, None)
+        if not ok:
+            graph.display_problems()
+    if not ok:
+        raise _Refused("invalid", "Portage cannot resolve "
+                       f"{' '.join(atoms)}:\n{chatter.getvalue()[-4000:]}")
+    merges = [task for task in graph.altlist()
+              if isinstance(task, Package) and task.operation == "merge"
+              and task.type_name == "ebuild"]
+    planned = set(merges)
+    digraph = graph._dynamic_config.digraph
+    context = _KeyContext(root)
+    return {"packages": [
+        {"cpv": str(task.cpv),
+         "deps": sorted({str(child.cpv) for child in digraph.child_nodes(task)
+                         if child in planned and child is not task}),
+         "inputs": context.predict(str(task.cpv)).to_json()}
+        for task in merges
+    ]}
+
+
 def best_versions(root: str, cps: list[str]) -> dict[str, Any]:
     """The best visible version of each package (cat/pn), or "" when there is none."""
     import portage
@@ -268,6 +306,8 @@ def key_inputs(root: str, cpvs: list[str]) -> dict[str, Any]:
 def _dispatch(request: HelperRequest, root: str) -> dict[str, Any]:
     if request.op == "inspect_profile":
         return inspect_profile(root)
+    if request.op == "plan" and request.cpvs is not None:
+        return plan(root, request.cpvs)
     if request.op == "best_versions" and request.cpvs is not None:
         return best_versions(root, request.cpvs)
     if request.op == "key_inputs" and request.cpvs is not None:

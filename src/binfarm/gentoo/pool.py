@@ -38,6 +38,13 @@ class PortageHelper:
         request = HelperRequest(op="resolve", atom=atom)
         return Resolution.model_validate(self._call(node, request, env))
 
+    def plan(self, node: Path, atoms: list[str]) -> list[tuple[str, list[str], KeyInputs]]:
+        """(cpv, dependencies in the plan, key inputs) of everything `atoms` pull in on a
+        fresh machine of the node's profile, in Portage's merge order."""
+        reply = self._call(node, HelperRequest(op="plan", cpvs=atoms))
+        return [(p["cpv"], list(p["deps"]), KeyInputs.from_json(p["inputs"]))
+                for p in reply["packages"]]
+
     def best_versions(self, node: Path, cps: list[str]) -> dict[str, str]:
         """The best visible version of each cat/pn for the node's profile ("" if none)."""
         request = HelperRequest(op="best_versions", cpvs=cps)

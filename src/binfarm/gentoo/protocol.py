@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 __all__ = ["HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
 
-Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions"]
+Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions",
+             "plan"]
 
 
 class HelperRequest(BaseModel):

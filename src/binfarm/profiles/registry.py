@@ -48,6 +48,7 @@ class Profile:
     exact_flags: bool
     tree_digest: str | None
     base: str | None
+    world: tuple[str, ...]
 
     @classmethod
     def from_row(cls, row: Any, root: Path) -> Profile:
@@ -55,7 +56,7 @@ class Profile:
         return cls(row.name, ref, ProfileInfo.model_validate(row.info), root / row.name / "tree",
                    root / row.name / "node", row.cpu_spec or _OWN_FLAGS,
                    frozenset(row.cpu_features or ()), bool(row.exact_flags), row.tree_digest,
-                   row.base)
+                   row.base, tuple(row.world or ()))
 
     @property
     def viewer(self) -> Viewer:
@@ -131,6 +132,13 @@ class ProfileRegistry:
                     info=info.model_dump(), tree_digest=digest, updated_at=self.clock()))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        return self.get(name)
+
+    def set_world(self, name: str, atoms: list[str]) -> Profile:
+        self.get(name)
+        with self.engine.begin() as conn:
+            conn.execute(update(profiles).where(profiles.c.name == name)
+                         .values(world=sorted(set(atoms)), updated_at=self.clock()))
         return self.get(name)
 
     def find_by_digest(self, digest: str) -> Profile | None:

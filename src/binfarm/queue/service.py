@@ -28,7 +28,7 @@ from binfarm.settings import QueueSettings
 
 __all__ = ["Build", "BuildQueue", "Requester"]
 
-_CANDIDATES = 50
+_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Build:
     not_before: float | None
     lease_expires_at: float | None
     required_isa: frozenset[str]
+    after: tuple[int, ...]
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
@@ -59,7 +60,7 @@ class Build:
                    row.priority, row.worker, row.requested_at, row.started_at,
                    row.finished_at, row.error, row.log_bytes, dict(row.env or {}),
                    row.requester, row.attempts, row.not_before, row.lease_expires_at,
-                   frozenset(row.required_isa or ()))
+                   frozenset(row.required_isa or ()), tuple(row.after or ()))
 
 
 @dataclass(frozen=True)
@@ -84,22 +85,23 @@ class BuildQueue:
 
     def request(self, *, profile: str, atom: str, cpv: str, key: str,
                 required_isa: frozenset[str], env: dict[str, str], priority: int,
-                requester: Requester) -> Build:
+                requester: Requester, after: tuple[int, ...] = ()) -> Build:
         """Queue a build, or join the active one with the same key (raising its priority).
 
-        The unique index on active keys settles a race between identical requests: the
-        loser's insert fails, and it joins the winner's build.
+        `after`: builds whose binaries this one needs first; it waits for them. The unique
+        index on active keys settles a race between identical requests: the loser's
+        insert fails, and it joins the winner's build.
         """
         try:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester)
+                                 requester, after)
         except IntegrityError:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester)
+                                 requester, after)
 
     def _request(self, profile: str, atom: str, cpv: str, key: str,
                  required_isa: frozenset[str], env: dict[str, str], priority: int,
-                 requester: Requester) -> Build:
+                 requester: Requester, after: tuple[int, ...]) -> Build:
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(builds.c.id, builds.c.priority)
@@ -116,6 +118,7 @@ class BuildQueue:
                     profile=profile, atom=atom, cpv=cpv, key=key, state=BuildState.QUEUED.value,
                     priority=priority, requested_at=self.clock(), log_bytes=0, env=env or None,
                     requester=requester.name, required_isa=sorted(required_isa), attempts=0,
+                    after=sorted(set(after)) or None,
                 )).inserted_primary_key[0]
             self._add_requester(conn, build_id, requester)
         return self.get(build_id)
@@ -222,7 +225,9 @@ class BuildQueue:
         return self.get(build_id)
 
     def sweep(self) -> list[int]:
-        """Take back builds whose lease lapsed: requeue after a backoff, or fail them."""
+        """Take back builds whose lease lapsed: requeue after a backoff, or fail them; fail
+        queued builds waiting for a build that failed."""
+        self._fail_orphans()
         now = self.clock()
         with self.engine.connect() as conn:
             lapsed = conn.execute(select(builds).where(
@@ -311,7 +316,7 @@ class BuildQueue:
         last_served = (select(func.max(served.c.started_at))
                        .where(served.c.requester == builds.c.requester).scalar_subquery())
         query = (
-            select(builds.c.id, builds.c.required_isa, profiles.c.info)
+            select(builds.c.id, builds.c.required_isa, builds.c.after, profiles.c.info)
             .join(profiles, profiles.c.name == builds.c.profile)
             .where(builds.c.state == BuildState.QUEUED.value,
                    or_(builds.c.not_before.is_(None), builds.c.not_before <= self.clock()))
@@ -320,9 +325,34 @@ class BuildQueue:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [row.id for row in rows
-                if row.info["chost"].split("-", 1)[0] == worker.arch
-                and frozenset(row.required_isa or ()) <= worker.cpu_features]
+            return [row.id for row in rows
+                    if row.info["chost"].split("-", 1)[0] == worker.arch
+                    and frozenset(row.required_isa or ()) <= worker.cpu_features
+                    and self._waiting_ok(conn, row.after)]
+
+    def _waiting_ok(self, conn: Connection, after: list[int] | None) -> bool:
+        if not after:
+            return True
+        states = conn.execute(select(builds.c.state).where(builds.c.id.in_(after))).scalars()
+        return all(state == BuildState.SUCCEEDED.value for state in states)
+
+    def _fail_orphans(self) -> None:
+        """A queued build whose dependency build failed or was cancelled cannot succeed."""
+        with self.engine.connect() as conn:
+            queued = conn.execute(select(builds.c.id, builds.c.after).where(
+                builds.c.state == BuildState.QUEUED.value)).all()
+        # A JSON column stores None as JSON null, not SQL NULL: filter here, not in SQL.
+        for row in (r for r in queued if r.after):
+            with self.engine.begin() as conn:
+                bad = conn.execute(select(builds.c.id).where(
+                    builds.c.id.in_(row.after),
+                    builds.c.state.in_([BuildState.FAILED.value, BuildState.CANCELLED.value]),
+                )).scalars().all()
+                if bad and conn.execute(update(builds).where(
+                    builds.c.id == row.id, builds.c.state == BuildState.QUEUED.value,
+                ).values(state=BuildState.FAILED.value, finished_at=self.clock(),
+                         error=f"dependency build {bad[0]} did not succeed")).rowcount:
+                    self._queue_notices(conn, row.id)
 
     def _get(self, conn: Connection, build_id: int) -> Build:
         row = conn.execute(select(builds).where(builds.c.id == build_id)).first()

@@ -15,6 +15,7 @@ from binfarm.server.routes import (
     hosts,
     keys,
     mirror,
+    plans,
     profiles,
     tokens,
     worker,
@@ -37,7 +38,7 @@ def create_app(farm: Farm) -> FastAPI:
     )
     app.state.farm = farm
     install_error_handlers(app)
-    for module in (profiles, builds, worker, keys, tokens, hosts):
+    for module in (profiles, builds, worker, keys, tokens, hosts, plans):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

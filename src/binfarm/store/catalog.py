@@ -121,6 +121,17 @@ class Catalog:
             row = conn.execute(select(instances).where(instances.c.sha256 == sha256)).first()
         return Instance.from_row(row) if row else None
 
+    def stored_keys(self, keys: set[str]) -> set[str]:
+        """Which of `keys` have a stored instance."""
+        found: set[str] = set()
+        ordered = sorted(keys)
+        with self.engine.connect() as conn:
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start:start + 500]
+                found.update(conn.execute(select(instances.c.key)
+                                          .where(instances.c.key.in_(chunk))).scalars())
+        return found
+
     def by_key(self, key: str) -> Instance | None:
         """The newest instance with build key `key`."""
         query = select(instances).where(instances.c.key == key).order_by(instances.c.id.desc())

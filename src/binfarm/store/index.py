@@ -7,17 +7,13 @@ blank line: first the header, then one block per instance in CPV, BUILD_ID order
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
-from typing import Final
 
-__all__ = ["entries_digest", "instance_path", "pn_of", "render_index"]
+from binfarm.keys.cpv import pn_of
+
+__all__ = ["entries_digest", "instance_path", "render_index"]
 
 _VERSION = "0"
-# PMS 3.2 version syntax with an optional -rN, as portage.versions.ver_regexp has it.
-_VERSION_RE: Final = re.compile(
-    r"^(cvs\.)?\d+(\.\d+)*[a-z]?((_(pre|p|beta|alpha|rc)\d*)*)(-r\d+)?$"
-)
 
 
 def instance_path(cpv: str, build_id: int | None, sha256: str, suffix: str) -> str:
@@ -52,12 +48,3 @@ def _render_blocks(blocks: Iterable[Mapping[str, str]]) -> str:
         out += [f"{key}: {value}\n" for key, value in sorted(block.items()) if value]
         out.append("\n")
     return "".join(out)
-
-
-def pn_of(pf: str) -> str:
-    """PN from PF: the name is what precedes the first tail that is a whole version."""
-    parts = pf.split("-")
-    for i in range(1, len(parts)):
-        if _VERSION_RE.match("-".join(parts[i:])):
-            return "-".join(parts[:i])
-    return pf

@@ -7,6 +7,7 @@ layer. Repositories must be at the location the server names (remote sync is lat
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -17,9 +18,15 @@ from binfarm.gentoo.pool import PortageHelper
 from binfarm.profiles.archive import unpack_tree
 from binfarm.profiles.model import MakeProfileRef
 
-__all__ = ["BuildRoots"]
+__all__ = ["BuildRoots", "root_name"]
 
 _MAX_TREE_BYTES = 64 << 20
+
+
+def root_name(profile: str) -> str:
+    """Every build root's path has the same length: Portage relocates a binary into a
+    prefix no longer than the one it was built in, so roots can share dependencies."""
+    return "p-" + hashlib.sha256(profile.encode()).hexdigest()[:16]
 
 
 class BuildRoots:
@@ -43,9 +50,10 @@ class BuildRoots:
             if not (location / "profiles").is_dir():
                 raise Unavailable(f"repository {name!r} is not at {location} on this worker")
         layer = NodeLayer(distdir=self.distdir, repositories=repositories,
-                          mirrors=(f"{self.client.base_url}/mirror",))
+                          mirrors=(f"{self.client.base_url}/mirror",),
+                          binhost=self.client.binhost_uri(profile_name, "worker"))
         ref = MakeProfileRef.parse(profile.make_profile) if profile.make_profile else None
-        node = self.work_dir / "roots" / profile_name
+        node = self.work_dir / "roots" / root_name(profile_name)
         write_node(node, tree, ref, layer)
         missing = link_toolchain(node, profile.chost)
         if missing:

@@ -20,6 +20,7 @@ from binfarm.api.models import BuildOut
 from binfarm.errors import BinfarmError, Conflict, Unavailable
 from binfarm.gentoo.emerge import build_packages
 from binfarm.gentoo.pool import PortageHelper
+from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BuildRoots
 from binfarm.worker.machine import local_arch, local_cpu_features
@@ -120,7 +121,8 @@ class Worker:
                 raise
             result = build_packages(node, [f"={build.cpv}"], log_file, env=build.env,
                                     timeout_s=self.build_timeout_s,
-                                    cancel=lambda: lost.is_set() or stop.is_set())
+                                    cancel=lambda: lost.is_set() or stop.is_set(),
+                                    binary_deps_except=[cp_of(build.cpv)])
         if lost.is_set():
             raise Conflict(f"build {build.id} was taken back while it ran")
         if result.timed_out:
@@ -193,3 +195,4 @@ class _LogShipper:
                     self.offset += len(chunk)
         except (OSError, BinfarmError) as exc:
             log.warning("log not sent build_id=%s: %s", self.build_id, exc)
+

@@ -210,3 +210,29 @@ def test_backoff_doubles_and_is_capped() -> None:
     delays = [backoff_s(n, base_s=5, cap_s=60, jitter=1.0) for n in range(1, 7)]
     assert delays == [5, 10, 20, 40, 60, 60]
     assert backoff_s(1, base_s=5, cap_s=60, jitter=0.0) == 2.5
+
+
+def test_a_build_waits_for_the_builds_it_needs(queue: BuildQueue) -> None:
+    lib = ask(queue, "dev-libs/libgreet-1.0", "lib")
+    app = queue.request(profile="laptop", atom="app", cpv="app-misc/hello-1.0", key="app",
+                        required_isa=V2, env={}, priority=10, requester=Requester("plan"),
+                        after=(lib.id,))
+    w = worker(queue, "w1")
+    assert queue.lease(w).id == lib.id  # despite the app's higher priority
+    assert queue.lease(w) is None  # the app waits for the library's binary
+    queue.finish(lib.id, "w1", ok=True, error=None)
+    assert queue.lease(w).id == app.id
+
+
+def test_a_build_whose_dependency_failed_fails_too(queue: BuildQueue) -> None:
+    lib = ask(queue, "dev-libs/libgreet-1.0", "lib")
+    app = queue.request(profile="laptop", atom="app", cpv="app-misc/hello-1.0", key="app",
+                        required_isa=V2, env={}, priority=0, requester=Requester("plan"),
+                        after=(lib.id,))
+    w = worker(queue, "w1")
+    queue.lease(w)
+    queue.finish(lib.id, "w1", ok=False, error="emerge exited with status 1")
+    assert queue.lease(w) is None
+    failed = queue.get(app.id)
+    assert failed.state == BuildState.FAILED
+    assert failed.error == f"dependency build {lib.id} did not succeed"

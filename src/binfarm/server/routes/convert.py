@@ -62,6 +62,7 @@ def profile_out(profile: Profile) -> ProfileOut:
         ldflags=info.ldflags, use=info.use, cpu_flags_x86=info.cpu_flags_x86,
         features=info.features, cpu=profile.cpu_spec,
         cpu_features=sorted(profile.cpu_features), exact_flags=profile.exact_flags,
+        world=list(profile.world),
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from binfarm import __version__
-from binfarm.api.models import CpuIn, ProfileOut, RepositoryOut
+from binfarm.api.models import CpuIn, ProfileOut, RepositoryOut, WorldIn
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep
 from binfarm.server.routes.convert import profile_out, read_limited
@@ -72,6 +72,12 @@ async def add_profile(
 def set_profile_cpu(name: str, body: CpuIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
     """Change what a profile's machines can run; refused if its own flags need more."""
     return profile_out(farm.set_profile_cpu(name, body.cpu, body.exact_flags))
+
+
+@router.put("/profiles/{name}/world")
+def set_profile_world(name: str, body: WorldIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
+    """Set a profile's @world (what its machines install); each atom must resolve."""
+    return profile_out(farm.set_world(name, body.atoms))
 
 
 @router.get("/profiles/{name}/tree", response_class=Response,

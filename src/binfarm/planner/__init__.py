@@ -1,0 +1,1 @@
+"""Fleet planning: what every profile's world needs, how much is shared, what to build."""
