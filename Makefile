@@ -30,6 +30,7 @@ test: setup lint
 bench: setup
 	$(BIN)/python bench/keys.py
 	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/plan.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example

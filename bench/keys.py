@@ -11,20 +11,26 @@ Target: at most 2 ms per package version.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds queue.py, which would shadow the standard library's `queue` that threads
+# import: keep bench/ on the path, but after the standard library.
+_HERE = Path(__file__).resolve().parent
+if sys.path and Path(sys.path[0]).resolve() == _HERE:
+    sys.path.append(sys.path.pop(0))
+
 import argparse
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
+
+from repogen import REPO_NAME, generate_repo
 
 from binfarm.gentoo.configroot import NodeLayer, node_env, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.keys.inputs import compute_key
 from binfarm.profiles.model import MakeProfileRef
-
-sys.path.insert(0, str(Path(__file__).parent))
-from repogen import REPO_NAME, generate_repo
 
 TARGET_MS = 2.0
 PROFILES = {

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +17,7 @@ from binfarm.db.tables import repositories
 from binfarm.errors import Conflict, InvalidInput
 from binfarm.profiles.model import check_repo_name
 
-__all__ = ["Repository", "RepositoryRegistry"]
+__all__ = ["Repository", "RepositoryRegistry", "revision_of"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,22 @@ class Repository:
     @classmethod
     def from_row(cls, row: Any) -> Repository:
         return cls(row.name, Path(row.location), Path(row.distfiles) if row.distfiles else None)
+
+
+def revision_of(location: Path) -> str:
+    """The repository's revision: its git commit, or a digest of its metadata cache and
+    eclasses (what a sync changes) where it is not a git checkout."""
+    if (location / ".git").exists():
+        done = subprocess.run(["git", "-C", str(location), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode == 0:
+            return f"git:{done.stdout.strip()}"
+    digest = hashlib.sha256()
+    for sub in ("metadata/md5-cache", "eclass", "profiles"):
+        for path in sorted(p for p in (location / sub).rglob("*") if p.is_file()):
+            digest.update(f"{path.relative_to(location)}\0".encode())
+            digest.update(path.read_bytes())
+    return f"cache:{digest.hexdigest()}"
 
 
 class RepositoryRegistry:
@@ -48,6 +68,21 @@ class RepositoryRegistry:
                 distfiles=str(distfiles.absolute()) if distfiles else None,
                 created_at=self.clock()))
         return Repository(name, location.absolute(), distfiles)
+
+    def snapshot(self, name: str, root: Path) -> Path:
+        """The repository as it is now, at `root`/<name>/<revision>: hard links, cheap to
+        make, and untouched by a later sync (git and rsync replace files, not rewrite
+        them)."""
+        location = self.locations()[name]
+        revision = revision_of(location)
+        target = root / name / hashlib.sha256(revision.encode()).hexdigest()[:16]
+        if not target.exists():
+            staging = target.with_name(f".{target.name}.new")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(location, staging, symlinks=True, copy_function=os.link,
+                            ignore=shutil.ignore_patterns(".git"))
+            staging.rename(target)
+        return target
 
     def list(self) -> list[Repository]:
         with self.engine.connect() as conn:

@@ -83,6 +83,12 @@ class FarmClient:
     def list_repositories(self) -> list[RepositoryOut]:
         return [RepositoryOut.model_validate(r) for r in self._call("GET", "/repositories").json()]
 
+    def add_repository(self, name: str, location: str,
+                       distfiles: str | None = None) -> RepositoryOut:
+        body = {"name": name, "location": location, "distfiles": distfiles}
+        return RepositoryOut.model_validate(self._call("POST", "/repositories",
+                                                       json=body).json())
+
     def list_profiles(self) -> list[ProfileOut]:
         return [ProfileOut.model_validate(p) for p in self._call("GET", "/profiles").json()]
 

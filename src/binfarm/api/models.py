@@ -25,6 +25,7 @@ __all__ = [
     "PlanOut",
     "ProfileOut",
     "ReportIn",
+    "RepositoryIn",
     "RepositoryOut",
     "SharedFileOut",
     "TokenIn",
@@ -49,6 +50,12 @@ class ErrorBody(BaseModel):
 class RepositoryOut(BaseModel):
     name: str
     location: str
+
+
+class RepositoryIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    location: str = Field(min_length=1, max_length=4096, description="A path on the server.")
+    distfiles: str | None = Field(None, max_length=4096)
 
 
 class ProfileOut(BaseModel):
@@ -239,6 +246,8 @@ class BuildOut(BaseModel):
     requester: str | None = None
     requesters: int = 0
     attempts: int = 0
+    repositories: dict[str, str] = Field(default_factory=dict,
+                                         description="Pinned repository locations, if any.")
     packages: list[InstanceOut] = Field(default_factory=list)
 
 

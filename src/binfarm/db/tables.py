@@ -105,6 +105,8 @@ builds = Table(
     Column("lease_expires_at", Float),
     # Builds whose binaries this one installs first (a plan's dependency order).
     Column("after", JSON),
+    # Repository name -> snapshot location: a planned build uses the plan's revision.
+    Column("repositories", JSON),
     Index("ix_builds_requester_started", "requester", "started_at"),
     # One active build per key: concurrent identical requests cannot both insert.
     Index("uq_builds_active_key", "key", unique=True,

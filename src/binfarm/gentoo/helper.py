@@ -143,11 +143,13 @@ _SLOT_DEP_VARS = ("DEPEND", "RDEPEND")
 class _KeyContext:
     """Portage objects and caches shared by every key computed in one helper call."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, settings: Any = None, portdb: Any = None) -> None:
+        """A context of its own, or over a resolver's already loaded config and portdb."""
         import portage
 
-        self.settings, _ = _load_config(root)
-        self.portdb = portage.portdbapi(mysettings=self.settings)
+        self.settings = settings if settings is not None else _load_config(root)[0]
+        self.portdb = portdb if portdb is not None else \
+            portage.portdbapi(mysettings=self.settings)
         self.pkgsettings = portage.config(clone=self.settings)
         self._files: dict[str, str] = {}
         self._slots: dict[str, str] = {}
@@ -200,6 +202,25 @@ class _KeyContext:
             ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=repo)),
             eclasses=self.eclasses(repo, inherited.split()),
             slot_deps=self.slot_deps(deps, use, built=False),
+        )
+
+    def predict_package(self, pkg: Any) -> KeyInputs:
+        """`predict` for a package the resolver already evaluated: its USE is the
+        resolver's, so only a package that package.env touches (its own flags or
+        FEATURES) pays for Portage's setcpv."""
+        cpv = str(pkg.cpv)
+        if self.settings._penvdict.get(pkg.cp):
+            return self.predict(cpv)
+        metadata = pkg._metadata
+        use = list(pkg.use.enabled)
+        return KeyInputs.build(
+            cpv=cpv, repo=pkg.repo, chost=self.settings.get("CHOST", ""), use=use,
+            iuse=metadata["IUSE"].split(),
+            flags={name: self.settings.get(name, "") for name in _FLAG_VARS},
+            features=self.settings.features,
+            ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=pkg.repo)),
+            eclasses=self.eclasses(pkg.repo, metadata["INHERITED"].split()),
+            slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False),
         )
 
     def from_binpkg(self, path: str) -> KeyInputs:
@@ -279,12 +300,13 @@ def plan(root: str, atoms: list[str]) -> dict[str, Any]:
               and task.type_name == "ebuild"]
     planned = set(merges)
     digraph = graph._dynamic_config.digraph
-    context = _KeyContext(root)
+    target = config.target_config
+    context = _KeyContext(root, target.settings, target.trees["porttree"].dbapi)
     return {"packages": [
         {"cpv": str(task.cpv),
          "deps": sorted({str(child.cpv) for child in digraph.child_nodes(task)
                          if child in planned and child is not task}),
-         "inputs": context.predict(str(task.cpv)).to_json()}
+         "inputs": context.predict_package(task).to_json()}
         for task in merges
     ]}
 

@@ -49,7 +49,10 @@ def plan_fleet(farm: Farm, profile_names: list[str] | None = None, *, jobs: int 
 
 
 def enqueue_plan(farm: Farm, plan: FleetPlan, requester: Requester) -> list[Build]:
-    """Queue every build the plan still needs, each after the builds it depends on."""
+    """Queue every build the plan still needs, each after the builds it depends on, all
+    pinned to a snapshot of the repositories as they are now."""
+    snapshots = {name: str(farm.repositories.snapshot(name, farm.data_dir / "snapshots"))
+                 for name in farm.repositories.locations()}
     build_of: dict[str, int] = {}
     queued: list[Build] = []
     for name, packages in sorted(plan.packages.items()):
@@ -64,6 +67,7 @@ def enqueue_plan(farm: Farm, plan: FleetPlan, requester: Requester) -> list[Buil
             build = farm.queue.request(
                 profile=profile.name, atom=f"={package.cpv}", cpv=package.cpv,
                 key=package.key, env={}, priority=0, requester=requester, after=after,
+                repositories=snapshots,
                 required_isa=required_isa(f"{inputs.cflags} {inputs.cxxflags}",
                                           inputs.cpu_flags()))
             build_of[package.key] = build.id

@@ -53,6 +53,7 @@ class Build:
     lease_expires_at: float | None
     required_isa: frozenset[str]
     after: tuple[int, ...]
+    repositories: dict[str, str]
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
@@ -60,7 +61,8 @@ class Build:
                    row.priority, row.worker, row.requested_at, row.started_at,
                    row.finished_at, row.error, row.log_bytes, dict(row.env or {}),
                    row.requester, row.attempts, row.not_before, row.lease_expires_at,
-                   frozenset(row.required_isa or ()), tuple(row.after or ()))
+                   frozenset(row.required_isa or ()), tuple(row.after or ()),
+                   dict(row.repositories or {}))
 
 
 @dataclass(frozen=True)
@@ -85,23 +87,26 @@ class BuildQueue:
 
     def request(self, *, profile: str, atom: str, cpv: str, key: str,
                 required_isa: frozenset[str], env: dict[str, str], priority: int,
-                requester: Requester, after: tuple[int, ...] = ()) -> Build:
+                requester: Requester, after: tuple[int, ...] = (),
+                repositories: dict[str, str] | None = None) -> Build:
         """Queue a build, or join the active one with the same key (raising its priority).
 
-        `after`: builds whose binaries this one needs first; it waits for them. The unique
+        `after`: builds whose binaries this one needs first; it waits for them.
+        `repositories`: where the repositories it builds from are (a plan's snapshot). The unique
         index on active keys settles a race between identical requests: the loser's
         insert fails, and it joins the winner's build.
         """
         try:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester, after)
+                                 requester, after, repositories)
         except IntegrityError:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester, after)
+                                 requester, after, repositories)
 
     def _request(self, profile: str, atom: str, cpv: str, key: str,
                  required_isa: frozenset[str], env: dict[str, str], priority: int,
-                 requester: Requester, after: tuple[int, ...]) -> Build:
+                 requester: Requester, after: tuple[int, ...],
+                 repositories: dict[str, str] | None) -> Build:
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(builds.c.id, builds.c.priority)
@@ -118,7 +123,7 @@ class BuildQueue:
                     profile=profile, atom=atom, cpv=cpv, key=key, state=BuildState.QUEUED.value,
                     priority=priority, requested_at=self.clock(), log_bytes=0, env=env or None,
                     requester=requester.name, required_isa=sorted(required_isa), attempts=0,
-                    after=sorted(set(after)) or None,
+                    after=sorted(set(after)) or None, repositories=repositories or None,
                 )).inserted_primary_key[0]
             self._add_requester(conn, build_id, requester)
         return self.get(build_id)

@@ -38,14 +38,16 @@ class BuildRoots:
         self.distdir = distdir
         distdir.mkdir(parents=True, exist_ok=True)
 
-    def prepare(self, profile_name: str) -> Path:
-        """The build prefix of `profile_name`, with its configuration brought up to date."""
+    def prepare(self, profile_name: str, pinned: dict[str, str] | None = None) -> Path:
+        """The build prefix of `profile_name`, with its configuration brought up to date;
+        `pinned` repositories (a plan's snapshot) replace the current locations."""
         profile = self.client.get_profile(profile_name)
         tree = self.work_dir / "profiles" / profile_name
         shutil.rmtree(tree, ignore_errors=True)
         tree.parent.mkdir(parents=True, exist_ok=True)
         unpack_tree(self.client.profile_tree(profile_name), tree, max_bytes=_MAX_TREE_BYTES)
         repositories = {r.name: Path(r.location) for r in self.client.list_repositories()}
+        repositories.update({name: Path(location) for name, location in (pinned or {}).items()})
         for name, location in repositories.items():
             if not (location / "profiles").is_dir():
                 raise Unavailable(f"repository {name!r} is not at {location} on this worker")

@@ -115,7 +115,11 @@ class Worker:
             log_file.flush()
             shipper.start()
             try:
-                node = roots.prepare(build.profile)
+                node = roots.prepare(build.profile, build.repositories)
+                if build.repositories:
+                    pins = ", ".join(f"{n} at {loc}" for n, loc in build.repositories.items())
+                    log_file.write(f">>> binfarm: repositories pinned by the plan: {pins}\n"
+                                   .encode())
             except BinfarmError as exc:
                 log_file.write(f"!!! binfarm: {exc}\n".encode())
                 raise

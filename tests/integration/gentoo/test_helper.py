@@ -85,3 +85,16 @@ def test_the_key_portage_predicts_is_the_key_the_binary_carries(
     assert hello.slot_deps == ("dev-libs/libgreet:0/1",)
     assert [name for name, _ in hello.eclasses] == ["example-cc"]
     assert predicted["wordcount"].use == ("test",)  # package.env turned FEATURES=test on
+
+
+def test_the_planner_keys_what_key_inputs_keys(laptop_node: Path) -> None:
+    """The planner takes USE from the resolver; package.env packages go through setcpv."""
+    planned = helper.plan(laptop_node, ["app-misc/hello", "app-misc/tool", "app-misc/wordcount",
+                                        "@system"])
+    cpvs = [cpv for cpv, _deps, _inputs in planned]
+    assert sorted(cpvs) == ["app-misc/hello-1.0", "app-misc/tool-1.0",
+                            "app-misc/wordcount-1.0", "dev-libs/libgreet-1.0"]
+    assert cpvs.index("dev-libs/libgreet-1.0") < cpvs.index("app-misc/hello-1.0")
+    assert dict((cpv, deps) for cpv, deps, _ in planned)["app-misc/hello-1.0"] == [
+        "dev-libs/libgreet-1.0"]
+    assert [inputs for _, _, inputs in planned] == helper.key_inputs(laptop_node, cpvs)

@@ -114,5 +114,6 @@ def build_out(build: Build, packages: list[Instance] | None = None,
         started_at=build.started_at, finished_at=build.finished_at, error=build.error,
         log_bytes=build.log_bytes, priority=build.priority, env=build.env,
         requester=build.requester, requesters=requesters, attempts=build.attempts,
+        repositories=build.repositories,
         packages=[instance_out(i) for i in packages or []],
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from binfarm import __version__
-from binfarm.api.models import CpuIn, ProfileOut, RepositoryOut, WorldIn
+from binfarm.api.models import CpuIn, ProfileOut, RepositoryIn, RepositoryOut, WorldIn
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep
 from binfarm.server.routes.convert import profile_out, read_limited
@@ -34,6 +35,14 @@ def health() -> dict[str, str]:
 def list_repositories(farm: FarmDep) -> list[RepositoryOut]:
     return [RepositoryOut(name=r.name, location=str(r.location))
             for r in farm.repositories.list()]
+
+
+@router.post("/repositories", status_code=status.HTTP_201_CREATED)
+def add_repository(body: RepositoryIn, farm: FarmDep, _token: AdminToken) -> RepositoryOut:
+    """Register an ebuild repository at a path on the server (its repo_name must match)."""
+    repo = farm.repositories.add(body.name, Path(body.location),
+                                 Path(body.distfiles) if body.distfiles else None)
+    return RepositoryOut(name=repo.name, location=str(repo.location))
 
 
 @router.get("/profiles")

@@ -18,10 +18,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("world", sa.JSON(), nullable=True))
     with op.batch_alter_table("builds", schema=None) as batch_op:
         batch_op.add_column(sa.Column("after", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("repositories", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("builds", schema=None) as batch_op:
+        batch_op.drop_column("repositories")
         batch_op.drop_column("after")
     with op.batch_alter_table("profiles", schema=None) as batch_op:
         batch_op.drop_column("world")

@@ -1,0 +1,44 @@
+"""`binfarm repo add|list`: the ebuild repositories the farm builds from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from binfarm.cli.context import CliContext
+from binfarm.cli.render import console
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Register and list ebuild repositories.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The repository's name (profiles/repo_name).")],
+    location: Annotated[Path, typer.Argument(help="Its directory, on the farm's server.")],
+    distfiles: Annotated[Path | None, typer.Option(
+        help="A directory of distfiles the farm's mirror serves for it.")] = None,
+) -> None:
+    """Register a repository; profiles' make.profile and repos.conf may then name it."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        repo = client.add_repository(name, str(location.absolute()),
+                                     str(distfiles.absolute()) if distfiles else None)
+    console.print(f"added repository {repo.name} at {repo.location}")
+
+
+@app.command("list")
+def list_repositories(ctx: typer.Context) -> None:
+    """The farm's repositories."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        repos = client.list_repositories()
+    table = Table("repository", "location")
+    for repo in repos:
+        table.add_row(repo.name, repo.location)
+    console.print(table)
