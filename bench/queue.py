@@ -26,39 +26,28 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-import psycopg
 from sqlalchemy import insert
 
 from binfarm.db.engine import open_engine
+from binfarm.db.scratch import scratch_database
 from binfarm.db.tables import profiles
 from binfarm.queue.service import BuildQueue, Requester
 from binfarm.queue.workers import WorkerRegistry
 from binfarm.settings import QueueSettings
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS = (1, 10, 100)
 LATENCY_BUILDS = 100
 
 
 @contextmanager
 def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="binfarm-bench-queue-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'queue.sqlite'}"
-        return
-    name = f"binfarm_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with tempfile.TemporaryDirectory(prefix="binfarm-bench-queue-") as tmp, \
+            scratch_database(kind, Path(tmp)) as url:
+        yield url
 
 
 def make_queue(url: str) -> BuildQueue:

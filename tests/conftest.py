@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import Engine
 
 from binfarm.db.engine import open_engine
+from binfarm.db.scratch import scratch_database
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
 from binfarm.gentoo.configroot import NodeLayer, link_toolchain, write_node
 from binfarm.gentoo.emerge import build_packages
 from binfarm.profiles.archive import find_make_profile
-
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(autouse=True)
@@ -32,17 +29,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on SQLite in a file and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'binfarm.sqlite'}"
-        return
-    name = f"binfarm_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

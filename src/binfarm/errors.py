@@ -7,7 +7,10 @@ retry later (Unavailable). A failed build is a recorded outcome, never an except
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
+    "FAMILIES",
     "BinfarmError",
     "Conflict",
     "Denied",
@@ -15,11 +18,18 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "Unavailable",
+    "family_of_kind",
 ]
 
 
 class BinfarmError(Exception):
-    """Root of every error binfarm raises on purpose; str() is fit for users."""
+    """Root of every error binfarm raises on purpose; str() is fit for users.
+
+    `kind` names the family on the wire (the API's ErrorBody), so that a client raises the
+    same family the server did.
+    """
+
+    kind: ClassVar[str] = "internal"
 
     def __init__(self, message: str, *, detail: str | None = None) -> None:
         super().__init__(message)
@@ -35,22 +45,45 @@ class BinfarmError(Exception):
 class InvalidInput(BinfarmError):
     """The input is wrong (an atom, a profile tree, an upload): fix it and try again."""
 
+    kind = "invalid_input"
+
 
 class NotFound(BinfarmError):
     """The named thing (profile, build, package file) does not exist."""
+
+    kind = "not_found"
 
 
 class Conflict(BinfarmError):
     """The request clashes with the current state (already exists, lease lost)."""
 
+    kind = "conflict"
+
 
 class Denied(BinfarmError):
     """Missing, wrong or insufficient credentials."""
+
+    kind = "denied"
 
 
 class Forbidden(Denied):
     """Valid credentials that may not do this (role, profile, network)."""
 
+    kind = "forbidden"
+
 
 class Unavailable(BinfarmError):
     """A dependency (Portage helper, database, server) failed or timed out: retryable."""
+
+    kind = "unavailable"
+
+
+# Most specific first: Forbidden is a Denied.
+FAMILIES: tuple[type[BinfarmError], ...] = (
+    InvalidInput, NotFound, Conflict, Forbidden, Denied, Unavailable,
+)
+
+
+def family_of_kind(kind: str) -> type[BinfarmError]:
+    """The family a wire `kind` names; BinfarmError for one it does not know."""
+    return next((f for f in FAMILIES if f.kind == kind), BinfarmError)

@@ -7,9 +7,8 @@ server named, so a caller handles a remote InvalidInput exactly as a local one.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -30,27 +29,9 @@ from binfarm.api.models import (
     TokenOut,
     WorkerOut,
 )
-from binfarm.errors import (
-    BinfarmError,
-    Conflict,
-    Denied,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unavailable,
-)
+from binfarm.errors import BinfarmError, Unavailable, family_of_kind
 
 __all__ = ["FarmClient", "binhost_uri"]
-
-_KINDS: Final[Mapping[str, type[BinfarmError]]] = {
-    "invalid_input": InvalidInput,
-    "not_found": NotFound,
-    "conflict": Conflict,
-    "denied": Denied,
-    "forbidden": Forbidden,
-    "unavailable": Unavailable,
-}
-
 
 class FarmClient:
     """One farm at `base_url`; each call blocks at most `timeout_s` per network step."""
@@ -272,6 +253,7 @@ def _error_from(response: httpx.Response) -> BinfarmError:
         kind, message = body["kind"], body["error"]
     except (ValueError, KeyError, TypeError):
         kind, message = "", f"HTTP {response.status_code}: {response.text[:500]}"
-    if response.status_code >= 500 and kind not in _KINDS:
+    family = family_of_kind(kind)
+    if response.status_code >= 500 and family is BinfarmError:
         return Unavailable(f"the farm failed: {message}")
-    return _KINDS.get(kind, BinfarmError)(message)
+    return family(message)

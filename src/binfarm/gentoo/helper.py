@@ -13,6 +13,7 @@ import bz2
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import tempfile
 from typing import Any
 
 from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
-from binfarm.keys.inputs import KeyInputs
+from binfarm.keys.inputs import KeyInputs, compute_key
 
 __all__ = ["main"]
 
@@ -165,12 +166,16 @@ class _KeyContext:
         return {name: self.file_sha256(db.eclasses[name].location) for name in names
                 if name in db.eclasses}
 
-    def slot_deps(self, depstrings: list[str], use: list[str], *, built: bool) -> list[str]:
-        """cat/pn:slot/subslot of every := dependency: as built, or as the tree has it now."""
+    def slot_deps(self, depstrings: list[str], use: list[str], *, built: bool,
+                  chosen: dict[str, str] | None = None) -> list[str]:
+        """cat/pn:slot/subslot of every := dependency: as built, or as the resolver chose
+        (`chosen`, by cat/pn), or else as the best visible version in the tree now."""
         from portage.dep import Atom, use_reduce
 
         out = []
         for depstring in depstrings:
+            if ":=" not in depstring and not (built and "=" in depstring):
+                continue  # no slot operator to resolve: skip the parse (most packages)
             for atom in use_reduce(depstring, uselist=use, flat=True, token_class=Atom):
                 if not isinstance(atom, Atom) or atom.slot_operator != "=":
                     continue
@@ -178,7 +183,8 @@ class _KeyContext:
                     if atom.slot is not None:
                         out.append(f"{atom.cp}:{atom.slot}/{atom.sub_slot or atom.slot}")
                     continue
-                out.append(f"{atom.cp}:{self._best_slot(atom)}")
+                picked = (chosen or {}).get(atom.cp)
+                out.append(f"{atom.cp}:{picked or self._best_slot(atom)}")
         return out
 
     def _best_slot(self, atom: Any) -> str:
@@ -204,9 +210,10 @@ class _KeyContext:
             slot_deps=self.slot_deps(deps, use, built=False),
         )
 
-    def predict_package(self, pkg: Any) -> KeyInputs:
+    def predict_package(self, pkg: Any, children: list[Any]) -> KeyInputs:
         """`predict` for a package the resolver already evaluated: its USE is the
-        resolver's, so only a package that package.env touches (its own flags or
+        resolver's, and a := dependency takes the subslot of the package the resolver chose
+        for it (`children`); only a package that package.env touches (its own flags or
         FEATURES) pays for Portage's setcpv."""
         cpv = str(pkg.cpv)
         if self.settings._penvdict.get(pkg.cp):
@@ -220,7 +227,8 @@ class _KeyContext:
             features=self.settings.features,
             ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=pkg.repo)),
             eclasses=self.eclasses(pkg.repo, metadata["INHERITED"].split()),
-            slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False),
+            slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False,
+                                     chosen={c.cp: f"{c.slot}/{c.sub_slot}" for c in children}),
         )
 
     def from_binpkg(self, path: str) -> KeyInputs:
@@ -272,10 +280,43 @@ def _exported(environment_bz2: bytes, names: tuple[str, ...]) -> dict[str, str]:
     return dict(pattern.findall(text))
 
 
+_STAGE3_KEYS = ("SLOT", "EAPI", "KEYWORDS", "IUSE", "DEPEND", "RDEPEND", "BDEPEND",
+                "PDEPEND", "IDEPEND", "DEFINED_PHASES", "INHERITED", "LICENSE", "repository")
+
+
+def _stand_in_stage3(settings: Any, portdb: Any) -> list[str]:
+    """A fresh machine starts from a stage3, where @system is installed. Register the best
+    visible version of each @system package in the node's package database, so that
+    Portage breaks the toolchain's build cycles (gcc and glibc need each other) with them
+    as a real first build does; --emptytree still rebuilds every one of them."""
+    from portage._sets.profiles import PackagesSystemSet
+
+    vdb = os.path.join(settings["EROOT"], "var", "db", "pkg")
+    shutil.rmtree(vdb, ignore_errors=True)
+    installed = []
+    system = PackagesSystemSet(settings._locations_manager.profiles_complex)
+    for atom in sorted(system.getAtoms(), key=str):
+        best = portdb.xmatch("bestmatch-visible", atom)
+        if not best:
+            continue
+        category, pf = best.split("/", 1)
+        entry = os.path.join(vdb, category, pf)
+        os.makedirs(entry)
+        values = dict(zip(_STAGE3_KEYS, portdb.aux_get(best, list(_STAGE3_KEYS)), strict=True))
+        values.update(CATEGORY=category, PF=pf, COUNTER="1", USE="", BUILD_TIME="1",
+                      CONTENTS="")
+        for name, value in values.items():
+            with open(os.path.join(entry, name), "w", encoding="utf-8") as handle:
+                handle.write(f"{value}\n")
+        installed.append(best)
+    return installed
+
+
 def plan(root: str, atoms: list[str]) -> dict[str, Any]:
     """Everything a fresh machine of this profile merges for `atoms` (world, @system), in
     Portage's own merge order, with each package's dependencies inside the plan and the
-    inputs of its build key. Portage's resolver runs as `emerge -pe` would run it."""
+    inputs of its build key. Portage's resolver runs as `emerge -pe` would run it, on a
+    stand-in stage3 (see _stand_in_stage3)."""
     from _emerge.actions import load_emerge_config
     from _emerge.create_depgraph_params import create_depgraph_params
     from _emerge.depgraph import backtrack_depgraph
@@ -286,6 +327,9 @@ def plan(root: str, atoms: list[str]) -> dict[str, Any]:
     with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
         config = load_emerge_config(env=dict(os.environ), action=None, args=atoms,
                                     opts=options)
+        target = config.target_config
+        # The package database is read when the resolver first needs it: write it now.
+        _stand_in_stage3(target.settings, target.trees["porttree"].dbapi)
         params = create_depgraph_params(options, None)
         ok, graph, _favorites = backtrack_depgraph(config.target_config.settings,
                                                    config.trees, options, params, None,
@@ -300,15 +344,14 @@ def plan(root: str, atoms: list[str]) -> dict[str, Any]:
               and task.type_name == "ebuild"]
     planned = set(merges)
     digraph = graph._dynamic_config.digraph
-    target = config.target_config
     context = _KeyContext(root, target.settings, target.trees["porttree"].dbapi)
-    return {"packages": [
-        {"cpv": str(task.cpv),
-         "deps": sorted({str(child.cpv) for child in digraph.child_nodes(task)
-                         if child in planned and child is not task}),
-         "inputs": context.predict_package(task).to_json()}
-        for task in merges
-    ]}
+    packages = []
+    for task in merges:
+        children = [c for c in digraph.child_nodes(task) if c in planned and c is not task]
+        inputs = context.predict_package(task, children).to_json()
+        packages.append({"cpv": str(task.cpv), "key": compute_key(inputs), "inputs": inputs,
+                         "deps": sorted({str(child.cpv) for child in children})})
+    return {"packages": packages}
 
 
 def best_versions(root: str, cps: list[str]) -> dict[str, Any]:
@@ -352,7 +395,8 @@ def main() -> int:
         reply = HelperReply(ok=False, kind=exc.kind, error=message)  # type: ignore[arg-type]
     except Exception as exc:
         reply = HelperReply(ok=False, kind="internal", error=f"{type(exc).__name__}: {exc}")
-    sys.stdout.write(reply.model_dump_json())
+    # json.dumps, not pydantic: a plan's reply holds thousands of packages.
+    sys.stdout.write(json.dumps(reply.model_dump()))
     return 0
 
 

@@ -10,6 +10,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,17 @@ from binfarm.gentoo.configroot import node_env
 from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
 from binfarm.keys.inputs import KeyInputs
 
-__all__ = ["PortageHelper"]
+__all__ = ["PlannedBuild", "PortageHelper"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlannedBuild:
+    cpv: str
+    deps: tuple[str, ...]
+    key: str
+    inputs: KeyInputs
 
 
 class PortageHelper:
@@ -38,12 +47,12 @@ class PortageHelper:
         request = HelperRequest(op="resolve", atom=atom)
         return Resolution.model_validate(self._call(node, request, env))
 
-    def plan(self, node: Path, atoms: list[str]) -> list[tuple[str, list[str], KeyInputs]]:
-        """(cpv, dependencies in the plan, key inputs) of everything `atoms` pull in on a
-        fresh machine of the node's profile, in Portage's merge order."""
+    def plan(self, node: Path, atoms: list[str]) -> list[PlannedBuild]:
+        """Everything `atoms` pull in on a fresh machine of the node's profile, in
+        Portage's merge order, each with its dependencies in the plan and its key."""
         reply = self._call(node, HelperRequest(op="plan", cpvs=atoms))
-        return [(p["cpv"], list(p["deps"]), KeyInputs.from_json(p["inputs"]))
-                for p in reply["packages"]]
+        return [PlannedBuild(p["cpv"], tuple(p["deps"]), p["key"],
+                             KeyInputs.from_json(p["inputs"])) for p in reply["packages"]]
 
     def best_versions(self, node: Path, cps: list[str]) -> dict[str, str]:
         """The best visible version of each cat/pn for the node's profile ("" if none)."""

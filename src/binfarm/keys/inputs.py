@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 __all__ = ["OUTPUT_FEATURES", "KeyInputs", "compute_key", "normalize_flags"]
@@ -78,15 +78,21 @@ class KeyInputs:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, and the planner calls this for thousands.
+        return {"cpv": self.cpv, "repo": self.repo, "chost": self.chost, "use": list(self.use),
+                "cflags": self.cflags, "cxxflags": self.cxxflags, "fflags": self.fflags,
+                "ldflags": self.ldflags, "features": list(self.features),
+                "ebuild_sha256": self.ebuild_sha256,
+                "eclasses": [list(pair) for pair in self.eclasses],
+                "slot_deps": list(self.slot_deps)}
 
     def cpu_flags(self, prefix: str = "cpu_flags_x86_") -> frozenset[str]:
         """The CPU_FLAGS_X86 values enabled in USE (cpu_flags_x86_avx2 -> avx2)."""
         return frozenset(u[len(prefix):] for u in self.use if u.startswith(prefix))
 
 
-def compute_key(inputs: KeyInputs) -> str:
-    """The BuildKey: SHA-256 of the canonical JSON of the inputs, as hex."""
-    payload = json.dumps({"v": _KEY_VERSION, **inputs.to_json()}, sort_keys=True,
-                         separators=(",", ":"))
+def compute_key(inputs: KeyInputs | Mapping[str, Any]) -> str:
+    """The BuildKey: SHA-256 of the canonical JSON of the inputs (or of their to_json())."""
+    data = inputs.to_json() if isinstance(inputs, KeyInputs) else inputs
+    payload = json.dumps({"v": _KEY_VERSION, **data}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from binfarm.errors import InvalidInput
 from binfarm.farm import Farm
 from binfarm.gentoo.toolchain import required_isa
-from binfarm.keys.inputs import compute_key
 from binfarm.planner.plan import FleetPlan, PlannedPackage
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build, Requester
@@ -36,10 +35,9 @@ def plan_fleet(farm: Farm, profile_names: list[str] | None = None, *, jobs: int 
 
     def resolve(profile: Profile) -> list[PlannedPackage]:
         node = farm.profiles.query_node(profile, layer)
-        rows = farm.helper.plan(node, [*profile.world, "@system"])
+        builds = farm.helper.plan(node, [*profile.world, "@system"])
         progress(profile.name)
-        return [PlannedPackage(profile.name, cpv, compute_key(inputs), inputs, tuple(deps))
-                for cpv, deps, inputs in rows]
+        return [PlannedPackage(profile.name, b.cpv, b.key, b.inputs, b.deps) for b in builds]
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         resolved = dict(zip([p.name for p in profiles], pool.map(resolve, profiles),

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from binfarm.api.models import ErrorBody
 from binfarm.errors import (
+    FAMILIES,
     BinfarmError,
     Conflict,
     Denied,
@@ -25,21 +26,18 @@ __all__ = ["install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
-_FAMILIES: Final[tuple[tuple[type[BinfarmError], int, str], ...]] = (
-    (InvalidInput, 400, "invalid_input"),
-    (NotFound, 404, "not_found"),
-    (Conflict, 409, "conflict"),
-    (Forbidden, 403, "forbidden"),
-    (Denied, 401, "denied"),
-    (Unavailable, 503, "unavailable"),
-)
+_STATUS: Final[dict[type[BinfarmError], int]] = {
+    InvalidInput: 400, NotFound: 404, Conflict: 409, Forbidden: 403, Denied: 401,
+    Unavailable: 503,
+}
 
 
 def status_for(exc: BinfarmError) -> tuple[int, str]:
-    for family, status, kind in _FAMILIES:
+    """The HTTP status and wire kind of an error, by its most specific family."""
+    for family in FAMILIES:
         if isinstance(exc, family):
-            return status, kind
-    return 500, "internal"
+            return _STATUS[family], family.kind
+    return 500, BinfarmError.kind
 
 
 def error_response(status: int, kind: str, message: str, *, path: str = "") -> JSONResponse:
@@ -61,14 +59,14 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        return error_response(422, "invalid_input", f"invalid request: {problems}")
+        return error_response(422, InvalidInput.kind, f"invalid request: {problems}")
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-        kind = "not_found" if exc.status_code == 404 else "http"
+        kind = NotFound.kind if exc.status_code == 404 else "http"
         return error_response(exc.status_code, kind, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error path=%s", request.url.path)
-        return error_response(500, "internal", f"internal error: {type(exc).__name__}")
+        return error_response(500, BinfarmError.kind, f"internal error: {type(exc).__name__}")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from binfarm.errors import InvalidInput, NotFound
+from binfarm.gentoo.configroot import NodeLayer, node_env, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.keys.inputs import compute_key
+from binfarm.profiles.model import MakeProfileRef
 from tests.conftest import make_node
 
 helper = PortageHelper(timeout_s=120)
@@ -91,10 +94,49 @@ def test_the_planner_keys_what_key_inputs_keys(laptop_node: Path) -> None:
     """The planner takes USE from the resolver; package.env packages go through setcpv."""
     planned = helper.plan(laptop_node, ["app-misc/hello", "app-misc/tool", "app-misc/wordcount",
                                         "@system"])
-    cpvs = [cpv for cpv, _deps, _inputs in planned]
+    cpvs = [p.cpv for p in planned]
     assert sorted(cpvs) == ["app-misc/hello-1.0", "app-misc/tool-1.0",
                             "app-misc/wordcount-1.0", "dev-libs/libgreet-1.0"]
     assert cpvs.index("dev-libs/libgreet-1.0") < cpvs.index("app-misc/hello-1.0")
-    assert dict((cpv, deps) for cpv, deps, _ in planned)["app-misc/hello-1.0"] == [
-        "dev-libs/libgreet-1.0"]
-    assert [inputs for _, _, inputs in planned] == helper.key_inputs(laptop_node, cpvs)
+    assert {p.cpv: p.deps for p in planned}["app-misc/hello-1.0"] == ("dev-libs/libgreet-1.0",)
+    assert [p.inputs for p in planned] == helper.key_inputs(laptop_node, cpvs)
+    assert all(p.key == compute_key(p.inputs) for p in planned)
+
+
+def _cyclic_toolchain_node(base: Path) -> Path:
+    """A repository whose @system has gcc and glibc needing each other to build."""
+    repo = base / "repo"
+    (repo / "profiles" / "base").mkdir(parents=True)
+    (repo / "metadata").mkdir()
+    (repo / "profiles" / "repo_name").write_text("cyclic\n")
+    (repo / "profiles" / "categories").write_text("app-misc\nsys-devel\nsys-libs\n")
+    (repo / "profiles" / "base" / "make.defaults").write_text(
+        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
+    (repo / "profiles" / "base" / "packages").write_text("*sys-libs/glibc\n*sys-devel/gcc\n")
+    (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
+    for cp, pv, dep in (("sys-libs/glibc", "2.39", "sys-devel/gcc"),
+                        ("sys-devel/gcc", "14.1", "sys-libs/glibc"),
+                        ("app-misc/app", "1.0", "sys-libs/glibc")):
+        (repo / cp).mkdir(parents=True)
+        (repo / cp / f"{cp.split('/')[1]}-{pv}.ebuild").write_text(
+            f'EAPI=8\nSLOT="0"\nKEYWORDS="amd64"\nLICENSE="MIT"\nDEPEND="{dep}"\n')
+    tree = base / "tree"
+    (tree / "repos.conf").mkdir(parents=True)
+    (tree / "repos.conf" / "cyclic.conf").write_text(
+        f"[DEFAULT]\nmain-repo = cyclic\n\n[cyclic]\nlocation = {repo}\n")
+    (tree / "make.conf").mkdir()
+    (tree / "make.conf" / "01").write_text('ACCEPT_LICENSE="*"\n')
+    node = base / "node"
+    write_node(node, tree, MakeProfileRef("cyclic", "base"),
+               NodeLayer(distdir=base / "distfiles", repositories={"cyclic": repo}))
+    return node
+
+
+def test_the_planner_breaks_toolchain_cycles_as_a_stage3_does(tmp_path: Path) -> None:
+    node = _cyclic_toolchain_node(tmp_path)
+    fresh = subprocess.run(["emerge", "-pe", "--color=n", "app-misc/app", "@system"],
+                           env=node_env(node), capture_output=True, text=True, check=False)
+    assert fresh.returncode == 1 and "circular dependencies" in fresh.stdout + fresh.stderr
+    planned = [p.cpv for p in helper.plan(node, ["app-misc/app", "@system"])]
+    assert sorted(planned) == ["app-misc/app-1.0", "sys-devel/gcc-14.1", "sys-libs/glibc-2.39"]
+    assert planned.index("sys-libs/glibc-2.39") < planned.index("app-misc/app-1.0")

@@ -16,6 +16,7 @@ OPERATION_IDS = {
     "get_distfile", "set_profile_cpu", "explain", "get_instance", "register_worker",
     "list_workers", "heartbeat", "cancel_build", "create_token", "list_tokens", "revoke_token",
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",
+    "set_profile_world", "add_repository", "plan",
 }
 
 
@@ -144,3 +145,17 @@ def test_the_mirror_serves_distfiles_to_workers(served: Served, example: dict[st
     assert got.content == (example["distfiles"] / "hello-1.0.tar.gz").read_bytes()
     assert served.http.get("/mirror/distfiles/layout.conf").text == "[structure]\n0=flat\n"
     assert served.http.get("/mirror/distfiles/nothing.tar.gz").status_code == 404
+
+
+def test_an_oversized_upload_is_refused_and_nothing_is_kept(served: Served) -> None:
+    http, auth = served.http, served.auth
+    [build] = http.post("/api/v1/builds", json={"profile": "laptop", "atoms": ["slowpoke"]},
+                        headers=auth).json()
+    assert lease(served, "w-big")["id"] == build["id"]
+    limit = served.farm.settings.server.max_package_bytes
+    response = http.post(f"/api/v1/builds/{build['id']}/packages", content=b"\0" * (limit + 1),
+                         params={"worker": "w-big", "filename": "slowpoke-1.0-1.gpkg.tar"},
+                         headers=auth)
+    assert response.status_code == 400 and "larger than" in response.json()["error"]
+    assert "slowpoke" not in http.get("/binhost/laptop/Packages").text
+    assert list((served.farm.data_dir / "store" / "tmp").iterdir()) == []
