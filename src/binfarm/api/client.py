@@ -78,13 +78,8 @@ class FarmClient:
 
     def add_profile(self, name: str, packed_tree: bytes, make_profile: str | None, *,
                     cpu: str | None = None, exact_flags: bool = False) -> ProfileOut:
-        params: dict[str, str | bool] = {"exact_flags": exact_flags}
-        if make_profile:
-            params["make_profile"] = make_profile
-        if cpu:
-            params["cpu"] = cpu
-        response = self._call("PUT", f"/profiles/{name}", content=packed_tree, params=params,
-                              headers={"Content-Type": "application/gzip"})
+        response = self._send_tree("PUT", f"/profiles/{name}", packed_tree,
+                                   make_profile=make_profile, cpu=cpu, exact_flags=exact_flags)
         return ProfileOut.model_validate(response.json())
 
     def set_profile_cpu(self, name: str, cpu: str | None,
@@ -159,20 +154,15 @@ class FarmClient:
     def register_host(self, name: str, packed_tree: bytes, make_profile: str | None, *,
                       arch: str, cpu_features: list[str],
                       base: str | None = None) -> HostRegisteredOut:
-        params = {"arch": arch, "cpu_features": " ".join(cpu_features)}
-        if make_profile:
-            params["make_profile"] = make_profile
-        if base:
-            params["base"] = base
-        response = self._call("POST", f"/hosts/{name}", content=packed_tree, params=params,
-                              headers={"Content-Type": "application/gzip"})
+        response = self._send_tree("POST", f"/hosts/{name}", packed_tree, arch=arch,
+                                   cpu_features=" ".join(cpu_features),
+                                   make_profile=make_profile, base=base)
         return HostRegisteredOut.model_validate(response.json())
 
     def update_host_config(self, name: str, packed_tree: bytes,
                            make_profile: str | None) -> HostOut:
-        params = {"make_profile": make_profile} if make_profile else None
-        response = self._call("PUT", f"/hosts/{name}/config", content=packed_tree,
-                              params=params, headers={"Content-Type": "application/gzip"})
+        response = self._send_tree("PUT", f"/hosts/{name}/config", packed_tree,
+                                   make_profile=make_profile)
         return HostOut.model_validate(response.json())
 
     def report_host(self, name: str, result: str, installed: list[str]) -> HostOut:
@@ -227,6 +217,13 @@ class FarmClient:
                                                   json=body).json())
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _send_tree(self, method: str, path: str, packed_tree: bytes,
+                   **params: str | bool | None) -> httpx.Response:
+        """Upload a packed configuration tree; parameters that are None are left out."""
+        return self._call(method, path, content=packed_tree,
+                          params={k: v for k, v in params.items() if v is not None},
+                          headers={"Content-Type": "application/gzip"})
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
