@@ -6,13 +6,15 @@ The server calls these methods and nothing below them; `binfarm serve` builds on
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import logging
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from binfarm.db.engine import open_engine
@@ -259,9 +261,8 @@ class Farm:
         if suffix is None or "/" in filename:
             raise InvalidInput(f"{filename!r} is not a binary package file name "
                                f"(*{', *'.join(PACKAGE_SUFFIXES)})")
-        profile = self.profiles.get(build.profile)
         writer.close()
-        entry, inputs = self.helper.describe_binpkg(profile.node, writer.path)
+        entry, inputs = self.helper.describe_binpkg(self._node_for(build), writer.path)
         if not filename.startswith(entry["CPV"].split("/", 1)[1]):
             raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
         blob = self.blobs.commit(writer)
@@ -275,6 +276,19 @@ class Farm:
         log.info("package stored build_id=%s cpv=%s sha256=%s", build_id, instance.cpv,
                  instance.sha256)
         return instance
+
+    def _node_for(self, build: Build) -> Path:
+        """The node a build's packages are read in: its plan's pinned repositories, if any,
+        so eclass digests in their keys are those of the tree they were built from."""
+        profile = self.profiles.get(build.profile)
+        if not build.repositories:
+            return self.profiles.query_node(profile, self.node_layer())
+        layer = self.node_layer()
+        pinned = {**layer.repositories,
+                  **{name: Path(location) for name, location in build.repositories.items()}}
+        variant = hashlib.sha256(json.dumps(build.repositories, sort_keys=True).encode())
+        return self.profiles.query_node(profile, replace(layer, repositories=pinned),
+                                        variant.hexdigest()[:12])
 
     def finish_build(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:
         if ok and not self.catalog.for_build(build_id):

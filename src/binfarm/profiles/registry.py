@@ -125,7 +125,8 @@ class ProfileRegistry:
                 (self.root / name).rename(old)
                 staging.rename(self.root / name)
                 shutil.rmtree(old, ignore_errors=True)
-                self._written.pop(name, None)
+                for node in [n for n in self._written if Path(n).parent.name == name]:
+                    self._written.pop(node)
             with self.engine.begin() as conn:
                 conn.execute(update(profiles).where(profiles.c.name == name).values(
                     make_profile=str(make_profile) if make_profile else None,
@@ -176,14 +177,16 @@ class ProfileRegistry:
             rows = conn.execute(select(profiles).order_by(profiles.c.name))
             return [Profile.from_row(row, self.root) for row in rows]
 
-    def query_node(self, profile: Profile, layer: NodeLayer) -> Path:
+    def query_node(self, profile: Profile, layer: NodeLayer, variant: str = "") -> Path:
         """The farm's own node for `profile`, written again only when the farm's layer
-        changed (a repository was added), and never by two requests at once."""
+        changed (a repository was added), and never by two requests at once. A `variant`
+        (a plan's pinned repositories) gets a node of its own beside it."""
+        node = profile.node.with_name(f"node-{variant}") if variant else profile.node
         with self._nodes_lock:
-            if self._written.get(profile.name) != layer:
-                write_node(profile.node, profile.tree, profile.make_profile, layer)
-                self._written[profile.name] = layer
-        return profile.node
+            if self._written.get(str(node)) != layer:
+                write_node(node, profile.tree, profile.make_profile, layer)
+                self._written[str(node)] = layer
+        return node
 
     def _evaluate(self, tree: Path, node: Path, make_profile: MakeProfileRef | None,
                   layer: NodeLayer) -> ProfileInfo:
