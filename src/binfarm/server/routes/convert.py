@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
 
@@ -41,6 +41,12 @@ __all__ = [
 # Ids and offsets fit the database's 64-bit integers: larger ones are refused, not crashed on.
 BuildId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ByteOffset = Annotated[int, Query(ge=0, le=2**63 - 1)]
+
+
+def raw_body(media_type: str) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its body raw (a tar.gz, a package, a log)."""
+    schema = {"type": "string", "format": "binary"}
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -14,19 +14,13 @@ from binfarm.farm import Farm
 from binfarm.hosts import Host
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep, RequesterToken
-from binfarm.server.routes.convert import read_limited
+from binfarm.server.routes.convert import raw_body, read_limited
 from binfarm.tokens import Role, Token
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["hosts"])
 
-_TREE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 MakeProfile = Annotated[str | None, Query(max_length=512)]
 
 
@@ -45,7 +39,8 @@ def _own(farm: Farm, name: str, token: Token) -> Host:
     return host
 
 
-@router.post("/hosts/{name}", status_code=status.HTTP_201_CREATED, openapi_extra=_TREE_BODY)
+@router.post("/hosts/{name}", status_code=status.HTTP_201_CREATED,
+             openapi_extra=raw_body("application/gzip"))
 async def register_host(
     name: str, request: Request, farm: FarmDep, _token: AdminToken,
     arch: Annotated[str, Query(min_length=1, max_length=64)],
@@ -63,7 +58,7 @@ async def register_host(
     return HostRegisteredOut(host=host_out(farm, host), token=secret)
 
 
-@router.put("/hosts/{name}/config", openapi_extra=_TREE_BODY)
+@router.put("/hosts/{name}/config", openapi_extra=raw_body("application/gzip"))
 async def update_host_config(name: str, request: Request, farm: FarmDep, token: RequesterToken,
                              make_profile: MakeProfile = None) -> HostOut:
     """The machine's configuration now: the farm follows it before building for it."""

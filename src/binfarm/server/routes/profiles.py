@@ -12,18 +12,12 @@ from binfarm import __version__
 from binfarm.api.models import CpuIn, ProfileOut, RepositoryIn, RepositoryOut, WorldIn
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.server.deps import AdminToken, FarmDep
-from binfarm.server.routes.convert import profile_out, read_limited
+from binfarm.server.routes.convert import profile_out, raw_body, read_limited
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["profiles"])
 
-_TREE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 
 @router.get("/health")
@@ -55,7 +49,8 @@ def get_profile(name: str, farm: FarmDep) -> ProfileOut:
     return profile_out(farm.profiles.get(name))
 
 
-@router.put("/profiles/{name}", status_code=status.HTTP_201_CREATED, openapi_extra=_TREE_BODY)
+@router.put("/profiles/{name}", status_code=status.HTTP_201_CREATED,
+            openapi_extra=raw_body("application/gzip"))
 async def add_profile(
     name: str,
     request: Request,

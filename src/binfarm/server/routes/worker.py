@@ -20,19 +20,12 @@ from binfarm.api.models import (
 from binfarm.errors import InvalidInput
 from binfarm.queue.rules import BuildState
 from binfarm.server.deps import FarmDep, WorkerToken
-from binfarm.server.routes.convert import BuildId, build_out, instance_out, worker_out
+from binfarm.server.routes.convert import BuildId, build_out, instance_out, raw_body, worker_out
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["worker"])
 
-_BINARY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                            "format": "binary"}}},
-    }
-}
 WorkerName = Annotated[str, Query(min_length=1, max_length=128)]
 
 
@@ -71,7 +64,7 @@ def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, _token: WorkerTok
 
 
 @router.post("/builds/{build_id}/log", status_code=status.HTTP_204_NO_CONTENT,
-             openapi_extra=_BINARY_BODY)
+             openapi_extra=raw_body("application/octet-stream"))
 async def append_build_log(build_id: BuildId, worker: WorkerName, request: Request,
                            farm: FarmDep, _token: WorkerToken) -> None:
     limit = farm.settings.server.max_log_chunk_bytes
@@ -82,7 +75,7 @@ async def append_build_log(build_id: BuildId, worker: WorkerName, request: Reque
 
 
 @router.post("/builds/{build_id}/packages", status_code=status.HTTP_201_CREATED,
-             openapi_extra=_BINARY_BODY)
+             openapi_extra=raw_body("application/octet-stream"))
 async def upload_package(
     build_id: BuildId,
     worker: WorkerName,
