@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: setup run test lint bench clean
 
 setup: $(STAMP) $(BIN)/gtar
-	@command -v zstd >/dev/null && command -v scanelf >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd pax-utils wget >/dev/null; }
+	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
+		&& command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		zstd pax-utils wget bubblewrap debootstrap >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -14,7 +14,7 @@ from binfarm.db.engine import open_engine
 from binfarm.db.scratch import scratch_database
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
 from binfarm.gentoo.configroot import NodeLayer, link_toolchain, write_node
-from binfarm.gentoo.emerge import build_packages
+from binfarm.gentoo.emerge import PrefixTarget, build_packages
 from binfarm.profiles.archive import find_make_profile
 
 
@@ -65,7 +65,7 @@ def laptop_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     shutil.copytree(example_paths()["distfiles"], distdir)
     node = make_node(base / "node", "laptop", distdir)
     with open(base / "build.log", "wb") as log:
-        result = build_packages(node, ["app-misc/hello", "app-misc/wordcount"], log,
+        result = build_packages(PrefixTarget(node), ["app-misc/hello", "app-misc/wordcount"], log,
                                 timeout_s=600)
     assert result.ok, (base / "build.log").read_text()[-3000:]
     return {p.name.split("-1.0")[0]: p for p in result.packages}

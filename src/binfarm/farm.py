@@ -35,6 +35,7 @@ from binfarm.queue.rules import check_env
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import RepositoryRegistry
+from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance
@@ -94,6 +95,8 @@ class Farm:
         self.profiles = ProfileRegistry(self.engine, self.data_dir / "profiles", self.helper, clock)
         self.tokens = TokenStore(self.engine, clock)
         self.hosts = HostRegistry(self.engine, clock)
+        self.root_archives = BlobStore(self.data_dir / "roots")
+        self.roots = RootRegistry(self.engine, self.root_archives, clock)
 
     # -- setup -------------------------------------------------------------------------
 
@@ -137,6 +140,18 @@ class Farm:
 
     def profile_tree(self, name: str) -> bytes:
         return pack_tree(self.profiles.get(name).tree)
+
+    # -- chroot build roots ------------------------------------------------------------
+
+    def set_build_root(self, profile: str, writer: BlobWriter, source: str) -> BuildRoot:
+        """Make the received archive `profile`'s chroot root, once it is seen to be one."""
+        self.profiles.get(profile)
+        writer.close()
+        check_root_archive(writer.path)
+        root = self.roots.set(profile, self.root_archives.commit(writer), source)
+        log.info("chroot root set profile=%s digest=%s size=%s", profile, root.digest,
+                 root.size)
+        return root
 
     # -- builds ------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,9 @@ from sqlalchemy import Engine, insert, select
 from binfarm.db.tables import repositories
 from binfarm.errors import Conflict, InvalidInput
 from binfarm.profiles.model import check_repo_name
+from binfarm.revisions import revision_of
 
-__all__ = ["Repository", "RepositoryRegistry", "revision_of"]
+__all__ = ["Repository", "RepositoryRegistry"]
 
 
 @dataclass(frozen=True)
@@ -29,22 +29,6 @@ class Repository:
     @classmethod
     def from_row(cls, row: Any) -> Repository:
         return cls(row.name, Path(row.location), Path(row.distfiles) if row.distfiles else None)
-
-
-def revision_of(location: Path) -> str:
-    """The repository's revision: its git commit, or a digest of its metadata cache and
-    eclasses (what a sync changes) where it is not a git checkout."""
-    if (location / ".git").exists():
-        done = subprocess.run(["git", "-C", str(location), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=30, check=False)
-        if done.returncode == 0:
-            return f"git:{done.stdout.strip()}"
-    digest = hashlib.sha256()
-    for sub in ("metadata/md5-cache", "eclass", "profiles"):
-        for path in sorted(p for p in (location / sub).rglob("*") if p.is_file()):
-            digest.update(f"{path.relative_to(location)}\0".encode())
-            digest.update(path.read_bytes())
-    return f"cache:{digest.hexdigest()}"
 
 
 class RepositoryRegistry:

@@ -40,6 +40,7 @@ class ServerSettings(BaseModel):
     listen: str = Field(DEFAULT_LISTEN, description="HOST:PORT the HTTP server binds to.")
     max_profile_bytes: int = Field(16 << 20, description="Largest accepted profile tree upload.")
     max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
+    max_root_bytes: int = Field(16 << 30, description="Largest accepted chroot root archive.")
     max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")
     binhost_auth: Literal["optional", "required"] = Field(
         "optional", description="Whether binhost reads need a token (as Basic auth password); "

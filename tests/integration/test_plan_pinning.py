@@ -8,7 +8,7 @@ from binfarm.examples import EXAMPLE_REPO_NAME
 from binfarm.farm import Farm
 from binfarm.planner.run import enqueue_plan, plan_fleet
 from binfarm.queue.service import Requester
-from binfarm.repositories import revision_of
+from binfarm.revisions import revision_of
 from binfarm.worker.machine import local_cpu_features
 
 

@@ -7,6 +7,7 @@ server named, so a caller handles a remote InvalidInput exactly as a local one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -25,6 +26,8 @@ from binfarm.api.models import (
     PlanOut,
     ProfileOut,
     RepositoryOut,
+    RootCopyIn,
+    RootOut,
     SharedFileOut,
     TokenOut,
     WorkerOut,
@@ -215,6 +218,42 @@ class FarmClient:
         body = {"worker": worker, "ok": ok, "error": error}
         return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/finish",
                                                   json=body).json())
+
+    # -- chroot build roots ----------------------------------------------------------------
+
+    def set_root(self, profile: str, chunks: Iterable[bytes], source: str) -> RootOut:
+        response = self._call("PUT", f"/profiles/{profile}/root", content=chunks,
+                              params={"source": source},
+                              headers={"Content-Type": "application/x-tar"})
+        return RootOut.model_validate(response.json())
+
+    def get_root(self, profile: str) -> RootOut:
+        return RootOut.model_validate(self._call("GET", f"/profiles/{profile}/root").json())
+
+    def list_roots(self) -> list[RootOut]:
+        return [RootOut.model_validate(r) for r in self._call("GET", "/roots").json()]
+
+    def delete_root(self, profile: str) -> RootOut:
+        return RootOut.model_validate(self._call("DELETE", f"/profiles/{profile}/root").json())
+
+    def update_root(self, profile: str) -> RootOut:
+        return RootOut.model_validate(
+            self._call("POST", f"/profiles/{profile}/root/update").json())
+
+    def download_root_archive(self, profile: str, dest: Path) -> None:
+        try:
+            with self._http.stream("GET", f"{API_PREFIX}/profiles/{profile}/root/archive") as got:
+                if got.status_code >= 400:
+                    got.read()
+                    raise _error_from(got)
+                with open(dest, "wb") as handle:
+                    for chunk in got.iter_bytes(1 << 20):
+                        handle.write(chunk)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the farm at {self.base_url}: {exc}") from exc
+
+    def report_root_copy(self, profile: str, copy: RootCopyIn) -> None:
+        self._call("PUT", f"/profiles/{profile}/root/copies", json=copy.model_dump())
 
     # -- plumbing ------------------------------------------------------------------------
 

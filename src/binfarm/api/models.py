@@ -27,6 +27,9 @@ __all__ = [
     "ReportIn",
     "RepositoryIn",
     "RepositoryOut",
+    "RootCopyIn",
+    "RootCopyOut",
+    "RootOut",
     "SharedFileOut",
     "TokenIn",
     "TokenOut",
@@ -58,6 +61,34 @@ class RepositoryIn(BaseModel):
     distfiles: str | None = Field(None, max_length=4096)
 
 
+class RootCopyIn(BaseModel):
+    """What a worker says about its unpacked copy of a profile's chroot root."""
+
+    worker: str = Field(min_length=1, max_length=128)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    generation: int = Field(ge=0, le=2**31 - 1)
+    layers: int = Field(ge=0, le=100_000)
+    disk_bytes: int = Field(ge=0, le=2**62)
+    system_state: str | None = Field(None, max_length=64)
+
+
+class RootCopyOut(RootCopyIn):
+    reported_at: float
+
+
+class RootOut(BaseModel):
+    """A profile's chroot build root: the archive it starts from, and the workers' copies."""
+
+    profile: str
+    digest: str
+    size: int
+    source: str
+    generation: int
+    created_at: float
+    updated_at: float
+    copies: list[RootCopyOut] = Field(default_factory=list)
+
+
 class ProfileOut(BaseModel):
     name: str
     make_profile: str | None
@@ -73,6 +104,8 @@ class ProfileOut(BaseModel):
     cpu_features: list[str]
     exact_flags: bool
     world: list[str] = Field(default_factory=list)
+    build_root: str = Field("prefix", description="prefix, or chroot (see `root`).")
+    root: RootOut | None = None
 
 
 class WorldIn(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from binfarm.cli import builds, client, keys, profile, repos, serve, tokens, worker
+from binfarm.cli import builds, client, keys, profile, repos, roots, serve, tokens, worker
 from binfarm.cli.context import CliContext
 from binfarm.errors import BinfarmError
 from binfarm.settings import DEFAULT_SERVER
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(profile.app, name="profile")
 app.add_typer(repos.app, name="repo")
+app.add_typer(roots.app, name="root")
 app.command("request")(builds.request)
 app.command("builds")(builds.list_builds)
 app.command("log")(builds.show_log)

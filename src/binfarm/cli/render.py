@@ -14,11 +14,13 @@ from binfarm.api.models import (
     InstanceDetail,
     PlanOut,
     ProfileOut,
+    RootOut,
     WorkerOut,
 )
 
 __all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_explanations",
-           "print_instance", "print_plan", "print_profile", "print_profiles", "queue_view",
+           "print_instance", "print_plan", "print_profile", "print_profiles", "print_root",
+           "print_roots", "queue_view",
            "workers_table"]
 
 console = Console()
@@ -28,9 +30,10 @@ STATE_STYLES = {"queued": "yellow", "running": "cyan", "succeeded": "green",
 
 
 def print_profiles(profiles: Iterable[ProfileOut]) -> None:
-    table = Table("profile", "CHOST", "CFLAGS", "make.profile")
+    table = Table("profile", "CHOST", "CFLAGS", "make.profile", "build root")
     for p in profiles:
-        table.add_row(p.name, p.chost, p.cflags, p.make_profile or "(in the tree)")
+        table.add_row(p.name, p.chost, p.cflags, p.make_profile or "(in the tree)",
+                      p.build_root)
     console.print(table)
 
 
@@ -44,10 +47,53 @@ def print_profile(p: ProfileOut) -> None:
             ("CPU_FLAGS_X86", " ".join(p.cpu_flags_x86)),
             ("CPU", f"{p.cpu}{' (exact CFLAGS only)' if p.exact_flags else ''}"),
             ("CPU features", " ".join(p.cpu_features)),
-            ("@world", " ".join(p.world) or "(empty)")]
+            ("@world", " ".join(p.world) or "(empty)"),
+            ("build root", p.build_root if p.root is None
+             else f"chroot, from {p.root.source} ({p.root.digest[:12]})")]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def print_roots(roots: Iterable[RootOut]) -> None:
+    table = Table("profile", "source", "archive", "size", "generation", "worker copies")
+    for r in roots:
+        copies = ", ".join(f"{c.worker} {_bytes(c.disk_bytes)}" for c in r.copies)
+        table.add_row(r.profile, r.source, r.digest[:12], _bytes(r.size), str(r.generation),
+                      copies or "(none yet)")
+    console.print(table)
+
+
+def print_root(r: RootOut) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in (("profile", r.profile), ("build root", "chroot"), ("source", r.source),
+                       ("archive", f"sha256 {r.digest}, {_bytes(r.size)} on the server"),
+                       ("generation", str(r.generation)),
+                       ("updated", _when(r.updated_at))):
+        table.add_row(key, value)
+    console.print(table)
+    copies = Table("worker", "disk use", "@system layers", "generation", "archive",
+                   "reported")
+    for c in r.copies:
+        current = "current" if c.digest == r.digest else f"old ({c.digest[:12]})"
+        copies.add_row(c.worker, _bytes(c.disk_bytes), str(c.layers), str(c.generation),
+                       current, _when(c.reported_at))
+    console.print(copies if r.copies else "no worker has unpacked it yet")
+
+
+def _bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 def builds_table(builds: Iterable[BuildOut]) -> Table:

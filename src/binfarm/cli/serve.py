@@ -17,7 +17,6 @@ import uvicorn
 from binfarm.api.client import FarmClient
 from binfarm.cli.context import CliContext
 from binfarm.farm import Farm
-from binfarm.gentoo.pool import PortageHelper
 from binfarm.logs import configure
 from binfarm.server.app import create_app
 from binfarm.server.webhooks import NoticeDispatcher
@@ -98,7 +97,6 @@ def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm, token
             FarmClient(url, token, timeout_s=settings.worker.http_timeout_s),
             settings.data_dir / "worker" / name,
             distdir=farm.distdir,
-            helper=PortageHelper(settings.portage.helper_timeout_s),
             build_timeout_s=settings.portage.build_timeout_s,
         )
         thread = threading.Thread(target=worker.run, args=(stop,), name=f"worker-{name}")

@@ -13,7 +13,6 @@ import typer
 
 from binfarm.api.client import FarmClient
 from binfarm.cli.context import CliContext
-from binfarm.gentoo.pool import PortageHelper
 from binfarm.logs import configure
 from binfarm.settings import load_settings
 from binfarm.worker.loop import Worker
@@ -48,5 +47,4 @@ def worker(
     timeout_s = settings.worker.http_timeout_s
     with FarmClient(server or cli.server, token, timeout_s=timeout_s) as client:
         Worker(settings.worker, client, work_dir, distdir=work_dir / "distfiles",
-               helper=PortageHelper(settings.portage.helper_timeout_s),
                build_timeout_s=settings.portage.build_timeout_s).run(stop)

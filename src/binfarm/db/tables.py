@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "build_roots",
     "builds",
     "hosts",
     "index_states",
@@ -29,6 +30,7 @@ __all__ = [
     "profiles",
     "repositories",
     "requests",
+    "root_copies",
     "tokens",
     "workers",
 ]
@@ -189,4 +191,34 @@ hosts = Table(
     Column("last_report_at", Float),
     Column("last_result", String(32)),
     Column("installed", JSON),
+)
+
+# A profile with a row here builds in a chroot root unpacked from this archive; without
+# one, in a prefix.
+build_roots = Table(
+    "build_roots",
+    metadata,
+    Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # What the admin gave: a tarball's or a directory's name, for `root show`.
+    Column("source", Text, nullable=False),
+    # Raised by `root update`: workers bring their copy up to date at the next build.
+    Column("generation", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# What each worker last said about its unpacked copy of a chroot root.
+root_copies = Table(
+    "root_copies",
+    metadata,
+    Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
+    Column("worker", String(128), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("layers", Integer, nullable=False),
+    Column("disk_bytes", BigInteger, nullable=False),
+    Column("system_state", String(64)),
+    Column("reported_at", Float, nullable=False),
 )

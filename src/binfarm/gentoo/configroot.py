@@ -25,6 +25,7 @@ __all__ = [
     "node_env",
     "pkgdir",
     "remove_node",
+    "write_config",
     "write_node",
 ]
 
@@ -79,35 +80,44 @@ def write_node(
     The previous etc/portage is replaced whole; the rest of the prefix (installed
     packages, PKGDIR) is kept, so a build root accumulates its dependencies.
     """
-    etc = node / "etc"
-    etc.mkdir(parents=True, exist_ok=True)
-    staging = etc / ".portage.new"
+    write_config(node / "etc" / "portage", tree, make_profile, layer,
+                 portage_user=_user_exists("portage"))
+    _link_portage_data(node)
+    for sub in ("var/tmp", "var/log/portage", "var/cache/binpkgs", "bin"):
+        (node / sub).mkdir(parents=True, exist_ok=True)
+    _link_tool(node / "bin" / "gtar", "tar")
+
+
+def write_config(
+    target: Path, tree: Path, make_profile: MakeProfileRef | None, layer: NodeLayer, *,
+    portage_user: bool,
+) -> None:
+    """Replace the directory `target` (an etc/portage) with `tree` plus the farm's layer;
+    without a `portage_user` in the root, Portage runs as root."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(tree, staging, symlinks=True)
     for name in ("make.conf", "repos.conf", "binrepos.conf"):
         _as_directory(staging / name)
     if make_profile is not None:
-        target = layer.repositories.get(make_profile.repo)
-        if target is None:
+        location = layer.repositories.get(make_profile.repo)
+        if location is None:
             raise KeyError(make_profile.repo)
         (staging / "make.profile").unlink(missing_ok=True)
-        (staging / "make.profile").symlink_to(target / "profiles" / make_profile.path)
-    (staging / "make.conf" / LAYER_NAME).write_text(_make_conf_layer(layer))
+        (staging / "make.profile").symlink_to(location / "profiles" / make_profile.path)
+    (staging / "make.conf" / LAYER_NAME).write_text(_make_conf_layer(layer, portage_user))
     (staging / "repos.conf" / f"{LAYER_NAME}.conf").write_text(_repos_conf_layer(layer))
     if layer.binhost:
         (staging / "binrepos.conf" / f"{LAYER_NAME}.conf").write_text(
             f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
             "verify-signature = false\n")
-    old = etc / ".portage.old"
+    old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
-    if (etc / "portage").exists():
-        (etc / "portage").rename(old)
-    staging.rename(etc / "portage")
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    _link_portage_data(node)
-    for sub in ("var/tmp", "var/log/portage", "var/cache/binpkgs", "bin"):
-        (node / sub).mkdir(parents=True, exist_ok=True)
-    _link_tool(node / "bin" / "gtar", "tar")
 
 
 def link_toolchain(node: Path, chost: str) -> list[str]:
@@ -145,7 +155,7 @@ def _as_directory(path: Path) -> None:
         path.mkdir()
 
 
-def _make_conf_layer(layer: NodeLayer) -> str:
+def _make_conf_layer(layer: NodeLayer, portage_user: bool) -> str:
     values = {
         "DISTDIR": str(layer.distdir),
         "PKGDIR": "${EPREFIX}/var/cache/binpkgs",
@@ -154,7 +164,7 @@ def _make_conf_layer(layer: NodeLayer) -> str:
         "FEATURES": f"${{FEATURES}} {FARM_FEATURES}",
         "NOCOLOR": "true",
     }
-    if not _user_exists("portage"):
+    if not portage_user:
         values.update(PORTAGE_USERNAME="root", PORTAGE_GRPNAME="root")
     if layer.mirrors:
         values["GENTOO_MIRRORS"] = " ".join([*layer.mirrors, "${GENTOO_MIRRORS}"])

@@ -1,4 +1,4 @@
-"""Run a real `emerge --buildpkg` in a node and report the binary packages it wrote."""
+"""Run a real `emerge --buildpkg` in a build root and report the binary packages it wrote."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from binfarm.gentoo.configroot import node_env, pkgdir
 
-__all__ = ["BuildResult", "build_packages"]
+__all__ = ["BuildResult", "EmergeTarget", "PrefixTarget", "build_packages", "run_emerge"]
 
 _PACKAGE_SUFFIXES = (".gpkg.tar", ".xpak", ".tbz2")
 _POLL_S = 0.5
@@ -30,31 +30,71 @@ class BuildResult:
         return self.returncode == 0 and not self.timed_out
 
 
+class EmergeTarget(Protocol):
+    """Where emerge runs: a prefix node, or a chroot root entered with bubblewrap."""
+
+    @property
+    def pkgdir(self) -> Path:
+        """PKGDIR as the host sees it."""
+        ...
+
+    def command(self, argv: Sequence[str],
+                env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The host command and environment that run `argv` with `env` in the root."""
+        ...
+
+
+@dataclass(frozen=True)
+class PrefixTarget:
+    node: Path
+
+    @property
+    def pkgdir(self) -> Path:
+        return pkgdir(self.node)
+
+    def command(self, argv: Sequence[str],
+                env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        return list(argv), {**node_env(self.node), **env}
+
+
 def build_packages(
-    node: Path, atoms: Sequence[str], log: BinaryIO, *, timeout_s: float,
+    target: EmergeTarget, atoms: Sequence[str], log: BinaryIO, *, timeout_s: float,
     cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
     binary_deps_except: Sequence[str] = (),
 ) -> BuildResult:
-    """Build `atoms` (and what they need) in `node`, writing emerge's output to `log`.
+    """Build `atoms` (and what they need) in `target`, writing emerge's output to `log`.
 
     Blocks until emerge ends, `timeout_s` passes or `cancel()` is true (then emerge and its
-    children are killed). Returns the binary package files that appeared in the node's
+    children are killed). Returns the binary package files that appeared in the target's
     PKGDIR during the build. `env` overrides the profile (USE=..., CFLAGS=...). With
     `binary_deps_except` (the packages to build), everything else is installed from the
-    node's binhosts when a binary fits, instead of being compiled.
+    target's binhosts when a binary fits, instead of being compiled.
     """
-    before = _packages(node)
-    argv = ["emerge", "--buildpkg", "--oneshot", "--ask=n", "--color=n", "--verbose",
-            "--quiet-build=n", "--nospinner", *atoms]
+    before = _packages(target.pkgdir)
+    options = ["--buildpkg", "--oneshot", "--verbose", "--quiet-build=n"]
     if binary_deps_except:
-        argv[1:1] = ["--getbinpkg", "--usepkg", "--binpkg-respect-use=y",
-                     f"--usepkg-exclude={' '.join(binary_deps_except)}"]
+        options[:0] = ["--getbinpkg", "--usepkg", "--binpkg-respect-use=y",
+                       f"--usepkg-exclude={' '.join(binary_deps_except)}"]
+    result = run_emerge(target, [*options, *atoms], log, timeout_s=timeout_s, cancel=cancel,
+                        env=env)
+    new = sorted(_packages(target.pkgdir) - before)
+    return BuildResult(result.returncode, result.timed_out, tuple(new))
+
+
+def run_emerge(
+    target: EmergeTarget, args: Sequence[str], log: BinaryIO, *, timeout_s: float,
+    cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Run `emerge args` in `target` until it ends, times out or is cancelled; the result
+    lists no packages."""
+    argv = ["emerge", "--ask=n", "--color=n", "--nospinner", *args]
     overrides = " ".join(f"{k}={v!r}" for k, v in (env or {}).items())
     log.write(f">>> binfarm: {overrides + ' ' if overrides else ''}{' '.join(argv)}\n".encode())
     log.flush()
     timed_out = False
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**node_env(node), **(env or {})}, start_new_session=True)
+    command, command_env = target.command(argv, env or {})
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env=command_env, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -70,10 +110,8 @@ def build_packages(
             why = "cancelled" if cancelled else f"killed after {timeout_s:.0f} s"
             log.write(f"\n>>> binfarm: emerge {why}\n".encode())
             break
-    new = sorted(_packages(node) - before)
-    return BuildResult(returncode=returncode, timed_out=timed_out, packages=tuple(new))
+    return BuildResult(returncode=returncode, timed_out=timed_out, packages=())
 
 
-def _packages(node: Path) -> set[Path]:
-    root = pkgdir(node)
+def _packages(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file() and p.name.endswith(_PACKAGE_SUFFIXES)}

@@ -17,6 +17,7 @@ from binfarm.server.routes import (
     mirror,
     plans,
     profiles,
+    roots,
     tokens,
     worker,
 )
@@ -38,7 +39,7 @@ def create_app(farm: Farm) -> FastAPI:
     )
     app.state.farm = farm
     install_error_handlers(app)
-    for module in (profiles, builds, worker, keys, tokens, hosts, plans):
+    for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

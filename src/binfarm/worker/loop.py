@@ -19,7 +19,6 @@ from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
 from binfarm.errors import BinfarmError, Conflict, Unavailable
 from binfarm.gentoo.emerge import build_packages
-from binfarm.gentoo.pool import PortageHelper
 from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BuildRoots
@@ -37,12 +36,11 @@ T = TypeVar("T")
 
 class Worker:
     def __init__(self, settings: WorkerSettings, client: FarmClient, work_dir: Path, *,
-                 distdir: Path, helper: PortageHelper, build_timeout_s: float) -> None:
+                 distdir: Path, build_timeout_s: float) -> None:
         self.settings = settings
         self.client = client
         self.work_dir = work_dir
         self.distdir = distdir
-        self.helper = helper
         self.build_timeout_s = build_timeout_s
 
     @property
@@ -65,7 +63,8 @@ class Worker:
     def _slot(self, index: int, stop: threading.Event) -> None:
         work_dir = self.work_dir / f"slot-{index}" if self.settings.slots > 1 else self.work_dir
         (work_dir / "logs").mkdir(parents=True, exist_ok=True)
-        roots = BuildRoots(self.client, self.helper, work_dir, self.distdir)
+        roots = BuildRoots(self.client, work_dir, self.distdir, worker=self.name,
+                           chroots=self.work_dir / "chroots", timeout_s=self.build_timeout_s)
         while not stop.is_set():
             try:
                 build = self.client.lease(self.name, wait_s=_LEASE_WAIT_S)
@@ -109,33 +108,36 @@ class Worker:
     def _build(self, build: BuildOut, roots: BuildRoots, log_path: Path,
                shipper: _LogShipper, lost: threading.Event,
                stop: threading.Event) -> tuple[bool, str | None]:
+        cancel = lambda: lost.is_set() or stop.is_set()  # noqa: E731
         with open(log_path, "wb") as log_file:
             log_file.write(f">>> binfarm: build {build.id} of {build.cpv} for profile "
                            f"{build.profile} on worker {self.name}\n".encode())
             log_file.flush()
             shipper.start()
+            if build.repositories:
+                pins = ", ".join(f"{n} at {loc}" for n, loc in build.repositories.items())
+                log_file.write(f">>> binfarm: repositories pinned by the plan: {pins}\n"
+                               .encode())
             try:
-                node = roots.prepare(build.profile, build.repositories)
-                if build.repositories:
-                    pins = ", ".join(f"{n} at {loc}" for n, loc in build.repositories.items())
-                    log_file.write(f">>> binfarm: repositories pinned by the plan: {pins}\n"
-                                   .encode())
+                with roots.prepare(build.profile, log_file, pinned=build.repositories,
+                                   cancel=cancel) as target:
+                    result = build_packages(target, [f"={build.cpv}"], log_file,
+                                            env=build.env, timeout_s=self.build_timeout_s,
+                                            cancel=cancel, binary_deps_except=[cp_of(build.cpv)])
+                    if result.ok and not lost.is_set():
+                        # Inside the `with`: a chroot build's PKGDIR goes when it ends.
+                        for package in result.packages:
+                            self._persist(lambda p=package: self.client.upload_package(
+                                build.id, self.name, p), stop)
             except BinfarmError as exc:
                 log_file.write(f"!!! binfarm: {exc}\n".encode())
                 raise
-            result = build_packages(node, [f"={build.cpv}"], log_file, env=build.env,
-                                    timeout_s=self.build_timeout_s,
-                                    cancel=lambda: lost.is_set() or stop.is_set(),
-                                    binary_deps_except=[cp_of(build.cpv)])
         if lost.is_set():
             raise Conflict(f"build {build.id} was taken back while it ran")
         if result.timed_out:
             return False, f"emerge took longer than {self.build_timeout_s:.0f} s"
         if not result.ok:
             return False, f"emerge exited with status {result.returncode}"
-        for package in result.packages:
-            self._persist(lambda p=package: self.client.upload_package(build.id, self.name, p),
-                          stop)
         return True, None
 
     def _heartbeat(self, build_id: int, lost: threading.Event, stop: threading.Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
@@ -13,6 +14,8 @@ from binfarm.api.models import (
     InstanceOut,
     InstanceVerdictOut,
     ProfileOut,
+    RootCopyOut,
+    RootOut,
     TokenOut,
     WorkerOut,
 )
@@ -21,6 +24,7 @@ from binfarm.farm import Explanation
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
 from binfarm.queue.workers import WorkerInfo
+from binfarm.roots.registry import BuildRoot
 from binfarm.store.catalog import Instance
 from binfarm.tokens import Token
 
@@ -33,6 +37,7 @@ __all__ = [
     "instance_out",
     "profile_out",
     "read_limited",
+    "root_out",
     "token_out",
     "worker_out",
 ]
@@ -59,7 +64,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def profile_out(profile: Profile) -> ProfileOut:
+def profile_out(profile: Profile, root: BuildRoot | None = None) -> ProfileOut:
     info = profile.info
     return ProfileOut(
         name=profile.name,
@@ -69,7 +74,15 @@ def profile_out(profile: Profile) -> ProfileOut:
         features=info.features, cpu=profile.cpu_spec,
         cpu_features=sorted(profile.cpu_features), exact_flags=profile.exact_flags,
         world=list(profile.world),
+        build_root="chroot" if root else "prefix", root=root_out(root) if root else None,
     )
+
+
+def root_out(root: BuildRoot) -> RootOut:
+    return RootOut(profile=root.profile, digest=root.digest, size=root.size, source=root.source,
+                   generation=root.generation, created_at=root.created_at,
+                   updated_at=root.updated_at,
+                   copies=[RootCopyOut(**asdict(c)) for c in root.copies])
 
 
 def instance_out(instance: Instance) -> InstanceOut:

@@ -41,12 +41,13 @@ def add_repository(body: RepositoryIn, farm: FarmDep, _token: AdminToken) -> Rep
 
 @router.get("/profiles")
 def list_profiles(farm: FarmDep) -> list[ProfileOut]:
-    return [profile_out(p) for p in farm.profiles.list()]
+    roots = {r.profile: r for r in farm.roots.list()}
+    return [profile_out(p, roots.get(p.name)) for p in farm.profiles.list()]
 
 
 @router.get("/profiles/{name}")
 def get_profile(name: str, farm: FarmDep) -> ProfileOut:
-    return profile_out(farm.profiles.get(name))
+    return profile_out(farm.profiles.get(name), farm.roots.find(name))
 
 
 @router.put("/profiles/{name}", status_code=status.HTTP_201_CREATED,
@@ -69,19 +70,20 @@ async def add_profile(
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     profile = await run_in_threadpool(
         lambda: farm.add_profile(name, body, ref, cpu=cpu, exact_flags=exact_flags))
-    return profile_out(profile)
+    return profile_out(profile, farm.roots.find(name))
 
 
 @router.put("/profiles/{name}/cpu")
 def set_profile_cpu(name: str, body: CpuIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
     """Change what a profile's machines can run; refused if its own flags need more."""
-    return profile_out(farm.set_profile_cpu(name, body.cpu, body.exact_flags))
+    return profile_out(farm.set_profile_cpu(name, body.cpu, body.exact_flags),
+                       farm.roots.find(name))
 
 
 @router.put("/profiles/{name}/world")
 def set_profile_world(name: str, body: WorldIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
     """Set a profile's @world (what its machines install); each atom must resolve."""
-    return profile_out(farm.set_world(name, body.atoms))
+    return profile_out(farm.set_world(name, body.atoms), farm.roots.find(name))
 
 
 @router.get("/profiles/{name}/tree", response_class=Response,
