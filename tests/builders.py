@@ -3,13 +3,16 @@
 `FarmProcess` runs `python -m binfarm serve` on 127.0.0.1 with its own data dir;
 `WorkerProcess` runs `python -m binfarm worker` against it. `ClientPrefix` is a stock
 Portage prefix written by hand, as an admin would write one, independent of binfarm's own
-config-root code: it only points binrepos.conf at a binhost. `WebhookReceiver` collects
-the notices a farm POSTs.
+config-root code: it only points binrepos.conf at a binhost; `ClientRoot` is the same for a
+machine with EPREFIX empty, in a bubblewrap root over `stand_in_root()`, a stage3
+stand-in. `WebhookReceiver` collects the notices a farm POSTs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import selectors
@@ -258,3 +261,65 @@ class ClientPrefix:
     def installed_build_id(self, cpv: str) -> str | None:
         path = self.root / "var" / "db" / "pkg" / cpv / "BUILD_ID"
         return path.read_text().strip() if path.exists() else None
+
+
+STAND_IN_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make-stand-in-root"
+
+
+def stand_in_root() -> Path:
+    """A Debian stand-in for a Gentoo stage3, made once and cached between test runs
+    (in $XDG_CACHE_HOME/binfarm-tests, keyed by the script that makes it)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "binfarm-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(STAND_IN_SCRIPT.read_bytes()).hexdigest()[:16]
+    root = cache / f"stand-in-{digest}"
+    with open(cache / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not root.is_dir():
+            shutil.rmtree(f"{root}.partial", ignore_errors=True)
+            subprocess.run([str(STAND_IN_SCRIPT), str(root)], check=True, timeout=1800,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return root
+
+
+class ClientRoot:
+    """A Gentoo machine with EPREFIX empty: the stand-in root with its own writable layer
+    (overlayfs), entered with bubblewrap; /etc/portage written by hand, as an admin would,
+    pointing binrepos.conf at the farm."""
+
+    def __init__(self, directory: Path, stage3: Path, profile: str, binhost_url: str) -> None:
+        self.stage3 = stage3
+        self.upper, self.work = directory / "upper", directory / "work"
+        self.merged = directory / "merged"
+        for path in (self.upper, self.work, self.merged):
+            path.mkdir(parents=True)
+        etc = self.upper / "etc" / "portage"
+        etc.parent.mkdir(parents=True)
+        shutil.copytree(example_paths()["profiles"] / profile, etc, symlinks=True)
+        (etc / "make.profile").unlink()
+        (etc / "make.profile").symlink_to(
+            f"/var/db/repos/{EXAMPLE_REPO_NAME}/profiles/binfarm/amd64")
+        (etc / "make.conf" / "zz-this-machine").write_text(
+            'FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -pid-sandbox -ipc-sandbox '
+            '-network-sandbox -binpkg-request-signature -news"\n')
+        (etc / "binrepos.conf").write_text(
+            f"[binfarm]\nsync-uri = {binhost_url}\npriority = 10\nverify-signature = false\n")
+
+    def run(self, *command: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+        mount = (f"lowerdir={self.stage3},upperdir={self.upper},workdir={self.work}")
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t overlay client -o "$1" "$2" && shift 2 && exec "$@"', "sh", mount,
+                str(self.merged), "bwrap", "--bind", str(self.merged), "/", "--dev", "/dev",
+                "--proc", "/proc", "--tmpfs", "/tmp", "--ro-bind", str(example_paths()["repo"]),
+                f"/var/db/repos/{EXAMPLE_REPO_NAME}", "--die-with-parent", "--clearenv",
+                "--setenv", "PATH", SYSTEM_PATH, "--setenv", "HOME", "/root", "--setenv",
+                "LANG", "C.UTF-8", "--", *command]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
+                              env={"PATH": SYSTEM_PATH}, check=False)
+
+    def emerge(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("emerge", "--ask=n", "--color=n", *args)
+
+    def installed(self, path: str) -> Path:
+        """A file the machine installed, as the host sees it in the machine's own layer."""
+        return self.upper / path.lstrip("/")
