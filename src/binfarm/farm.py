@@ -22,6 +22,7 @@ from binfarm.errors import Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
+from binfarm.gentoo.protocol import ROOT_KIND_VAR
 from binfarm.gentoo.toolchain import required_isa
 from binfarm.hosts import Host, HostRegistry, check_host_name
 from binfarm.keys.cpu import Fit
@@ -123,9 +124,12 @@ class Farm:
                                  cpu=EXAMPLE_CPUS[name])
                 self.profiles.set_world(name, (paths["worlds"] / name).read_text().split())
 
-    def node_layer(self, mirrors: tuple[str, ...] = ()) -> NodeLayer:
+    def node_layer(self, profile: str | None = None) -> NodeLayer:
+        """The farm's layer for its own nodes; for a profile with a chroot root, it says so
+        (its binaries are built for /, and their keys differ from a prefix's)."""
+        extra = {ROOT_KIND_VAR: "chroot"} if profile and self.roots.find(profile) else {}
         return NodeLayer(distdir=self.distdir, repositories=self.repositories.locations(),
-                         mirrors=mirrors)
+                         extra=extra)
 
     # -- profiles ----------------------------------------------------------------------
 
@@ -171,7 +175,7 @@ class Farm:
         requester = requester or Requester(token.name if token else "farm",
                                            token.id if token else None)
         profile = self.profiles.get(profile_name)
-        node = self.profiles.query_node(profile, self.node_layer())
+        node = self.profiles.query_node(profile, self.node_layer(profile.name))
         resolved = [self.helper.resolve(node, atom, env) for atom in atoms]
         wanted = self.helper.key_inputs(node, [r.cpv for r in resolved], env)
         answered = []
@@ -204,7 +208,7 @@ class Farm:
     def set_world(self, name: str, atoms: list[str]) -> Profile:
         """A profile's @world; every atom must name a package Portage finds for it."""
         profile = self.profiles.get(name)
-        node = self.profiles.query_node(profile, self.node_layer())
+        node = self.profiles.query_node(profile, self.node_layer(profile.name))
         checked = [self.helper.resolve(node, atom).atom for atom in atoms]
         return self.profiles.set_world(name, checked)
 
@@ -297,8 +301,8 @@ class Farm:
         so eclass digests in their keys are those of the tree they were built from."""
         profile = self.profiles.get(build.profile)
         if not build.repositories:
-            return self.profiles.query_node(profile, self.node_layer())
-        layer = self.node_layer()
+            return self.profiles.query_node(profile, self.node_layer(profile.name))
+        layer = self.node_layer(profile.name)
         pinned = {**layer.repositories,
                   **{name: Path(location) for name, location in build.repositories.items()}}
         variant = hashlib.sha256(json.dumps(build.repositories, sort_keys=True).encode())
@@ -371,7 +375,7 @@ class Farm:
         if not host.installed:
             return []
         profile = self.profiles.get(host.profile)
-        node = self.profiles.query_node(profile, self.node_layer())
+        node = self.profiles.query_node(profile, self.node_layer(profile.name))
         installed = {cp_of(cpv): cpv for cpv in host.installed}
         best = self.helper.best_versions(node, sorted(installed))
         return sorted(f"{cpv} -> {best[cp]}" for cp, cpv in installed.items()
@@ -399,7 +403,7 @@ class Farm:
             return profile
         own = f"host-{host}"
         if self.profiles.find(own) is not None:
-            return self.profiles.replace_tree(own, packed_tree, make_profile, self.node_layer(),
+            return self.profiles.replace_tree(own, packed_tree, make_profile, self.node_layer(own),
                                               max_bytes=self.settings.server.max_profile_bytes)
         return self.add_profile(own, packed_tree, make_profile, base=base,
                                 cpu=" ".join(sorted(cpu_features)) or None)
@@ -419,7 +423,7 @@ class Farm:
         out = []
         for name in profile_names:
             profile = self.profiles.get(name)
-            node = self.profiles.query_node(profile, self.node_layer())
+            node = self.profiles.query_node(profile, self.node_layer(profile.name))
             resolution = self.helper.resolve(node, atom)
             [inputs] = self.helper.key_inputs(node, [resolution.cpv])
             key = compute_key(inputs)

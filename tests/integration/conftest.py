@@ -11,6 +11,8 @@ import pytest
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
 from binfarm.farm import Farm
 from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.roots.registry import BuildRoot
+from binfarm.roots.upload import root_archive_chunks
 from binfarm.settings import Settings
 from tests.builders import copy_example_profile
 
@@ -28,3 +30,20 @@ def farm(tmp_path: Path) -> Farm:
 
 def add_profile(farm: Farm, name: str, tree: Path, cpu: str | None = None) -> None:
     farm.add_profile(name, pack_tree(tree), find_make_profile(tree), cpu=cpu)
+
+
+def make_root(path: Path, *, with_emerge: bool = True) -> Path:
+    """A root directory shaped like a (very small) stage3."""
+    (path / "bin").mkdir(parents=True)
+    (path / "bin" / "sh").write_text("#!/bin/true\n")
+    (path / "usr" / "bin").mkdir(parents=True)
+    if with_emerge:
+        (path / "usr" / "bin" / "emerge").write_text("#!/bin/true\n")
+    return path
+
+
+def upload_root(farm: Farm, profile: str, source: Path) -> BuildRoot:
+    with farm.root_archives.receive(farm.settings.server.max_root_bytes) as writer:
+        for chunk in root_archive_chunks(source):
+            writer.write(chunk)
+        return farm.set_build_root(profile, writer, source.name)

@@ -17,7 +17,7 @@ from binfarm.farm import Farm
 from binfarm.queue.rules import BuildState
 from binfarm.worker.machine import local_cpu_features
 from tests.builders import copy_example_profile
-from tests.integration.conftest import add_profile
+from tests.integration.conftest import add_profile, make_root, upload_root
 
 
 def build_with(farm: Farm, profile: str, atom: str, packages: list[Path]) -> int:
@@ -124,3 +124,24 @@ def test_a_cpu_that_cannot_run_the_profiles_own_flags_is_refused(farm: Farm,
     assert "avx2" in changed.cpu_features
     with pytest.raises(InvalidInput, match="unknown CPU 'pentium9000'"):
         farm.set_profile_cpu("laptop", "pentium9000")
+
+
+def test_a_chroot_profile_never_takes_a_binary_built_for_a_prefix(
+    farm: Farm, laptop_packages: dict[str, Path], tmp_path: Path,
+) -> None:
+    twin = copy_example_profile("laptop", tmp_path / "twin")
+    add_profile(farm, "twin", twin, "x86-64-v2")
+    built = build_with(farm, "laptop", "hello", [laptop_packages["hello"],
+                                                 laptop_packages["libgreet"]])
+    assert farm.request_builds("twin", ["hello"])[0].id == built
+    upload_root(farm, "twin", make_root(tmp_path / "stage3"))
+
+    [chroot_build] = farm.request_builds("twin", ["hello"])
+    assert chroot_build.id != built and chroot_build.state == BuildState.QUEUED
+    [view] = farm.explain("hello", ["twin"])
+    [verdict] = view.instances
+    assert view.inputs.for_root and not verdict.same_key
+    assert verdict.differences == ("built for a prefix, the profile builds for / "
+                                   "(a chroot root)",)
+    [laptop_view] = farm.explain("hello", ["laptop"])
+    assert laptop_view.instances[0].same_key

@@ -47,8 +47,8 @@ class ChrootFarm:
 
     def request(self, *args: str) -> list[dict]:
         done = self.farm.cli("request", *args, "--wait")
-        ids = [line.split()[1].rstrip(":") for line in done.stdout.splitlines()
-               if line.startswith("build ") and "queued" in line]
+        ids = list(dict.fromkeys(line.split()[1].rstrip(":") for line in
+                                 done.stdout.splitlines() if line.startswith("build ")))
         assert ids, done.stdout + done.stderr
         return [self.build(i) for i in ids]
 
@@ -116,6 +116,8 @@ def test_a_chroot_profile_builds_binaries_a_machine_without_prefix_installs(
     assert "kept the @system update as layer 0001" in log, log
     assert "[ebuild  N     ] dev-libs/libgreet" not in log
     assert [p["cpv"] for p in hello["packages"]] == ["app-misc/hello-1.0"]
+    # The key Portage predicts for the chroot profile is the key the binary carries.
+    assert [b["id"] for b in f.request("-p", PROFILE, "app-misc/hello")] == [hello["id"]]
     root = httpx.get(f"{f.farm.url}/api/v1/profiles/{PROFILE}/root", timeout=30).json()
     [copy] = root["copies"]
     assert (copy["worker"], copy["layers"]) == ("builder", 1)
@@ -175,8 +177,20 @@ def test_failed_and_killed_builds_leave_the_root_as_it_was(chroot_farm: ChrootFa
     assert snapshot(f.copy) == before
 
 
-def test_deleting_the_root_sends_the_profile_back_to_a_prefix(chroot_farm: ChrootFarm) -> None:
+def test_root_update_then_delete(chroot_farm: ChrootFarm) -> None:
     f = chroot_farm
+    done = f.farm.cli("root", "update", PROFILE)
+    assert done.returncode == 0 and "generation 1" in done.stdout, done.stdout + done.stderr
+    before = snapshot(f.copy)
+    [words] = f.request("-p", PROFILE, "app-misc/wordcount")
+    assert words["state"] == "succeeded", f.dump()
+    log = f.log(words["id"])
+    assert "bringing the chroot root up to date with @system" in log
+    assert "@system was already up to date" in log
+    assert snapshot(f.copy) != before  # state.json records the generation it matches
+    [copy] = httpx.get(f"{f.farm.url}/api/v1/roots", timeout=30).json()[0]["copies"]
+    assert (copy["generation"], copy["layers"]) == (1, 1)
+
     done = f.farm.cli("root", "delete", PROFILE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "prefix" in f.farm.cli("profile", "show", PROFILE).stdout

@@ -21,7 +21,13 @@ import sys
 import tempfile
 from typing import Any
 
-from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
+from binfarm.gentoo.protocol import (
+    ROOT_KIND_VAR,
+    HelperReply,
+    HelperRequest,
+    ProfileInfo,
+    Resolution,
+)
 from binfarm.keys.inputs import KeyInputs, compute_key
 
 __all__ = ["main"]
@@ -152,6 +158,8 @@ class _KeyContext:
         self.portdb = portdb if portdb is not None else \
             portage.portdbapi(mysettings=self.settings)
         self.pkgsettings = portage.config(clone=self.settings)
+        # The farm's layer says when the profile builds in a chroot root (for /).
+        self.for_root = self.settings.get(ROOT_KIND_VAR) == "chroot"
         self._files: dict[str, str] = {}
         self._slots: dict[str, str] = {}
 
@@ -208,6 +216,7 @@ class _KeyContext:
             ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=repo)),
             eclasses=self.eclasses(repo, inherited.split()),
             slot_deps=self.slot_deps(deps, use, built=False),
+            for_root=self.for_root,
         )
 
     def predict_package(self, pkg: Any, children: list[Any]) -> KeyInputs:
@@ -229,6 +238,7 @@ class _KeyContext:
             eclasses=self.eclasses(pkg.repo, metadata["INHERITED"].split()),
             slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False,
                                      chosen={c.cp: f"{c.slot}/{c.sub_slot}" for c in children}),
+            for_root=self.for_root,
         )
 
     def from_binpkg(self, path: str) -> KeyInputs:
@@ -249,6 +259,7 @@ class _KeyContext:
             eclasses=self.eclasses(repo, md.get("INHERITED", "").split())
             if repo in self.settings.repositories else {},
             slot_deps=self.slot_deps([md.get(v, "") for v in _SLOT_DEP_VARS], use, built=True),
+            for_root=not md.get("EPREFIX", "").strip(),
         )
 
 

@@ -10,7 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
+__all__ = ["ROOT_KIND_VAR", "HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
+
+# Set to "chroot" in a query node's farm layer when the profile builds for / (keys differ).
+ROOT_KIND_VAR = "BINFARM_BUILD_ROOT"
 
 Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions",
              "plan"]

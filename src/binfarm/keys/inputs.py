@@ -48,12 +48,15 @@ class KeyInputs:
     ebuild_sha256: str
     eclasses: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     slot_deps: tuple[str, ...] = field(default_factory=tuple)
+    # Built for / (EPREFIX empty, in a chroot root) rather than for a prefix: paths are
+    # compiled in, so the two never share a binary.
+    for_root: bool = False
 
     @classmethod
     def build(cls, *, cpv: str, repo: str, chost: str, use: Iterable[str],
               iuse: Iterable[str], flags: Mapping[str, str], features: Iterable[str],
               ebuild_sha256: str, eclasses: Mapping[str, str],
-              slot_deps: Iterable[str]) -> KeyInputs:
+              slot_deps: Iterable[str], for_root: bool = False) -> KeyInputs:
         """Canonical inputs: USE filtered by IUSE, flags normalized, everything sorted."""
         names = {flag.lstrip("+-") for flag in iuse}
         return cls(
@@ -67,6 +70,7 @@ class KeyInputs:
             ebuild_sha256=ebuild_sha256,
             eclasses=tuple(sorted(eclasses.items())),
             slot_deps=tuple(sorted(set(slot_deps))),
+            for_root=for_root,
         )
 
     @classmethod
@@ -74,14 +78,17 @@ class KeyInputs:
         return cls(
             **{**data, "use": tuple(data["use"]), "features": tuple(data["features"]),
                "eclasses": tuple((n, h) for n, h in data["eclasses"]),
-               "slot_deps": tuple(data["slot_deps"])}
+               "slot_deps": tuple(data["slot_deps"]),
+               "for_root": bool(data.get("for_root", False))}
         )
 
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies, and the planner calls this for thousands.
-        return {"cpv": self.cpv, "repo": self.repo, "chost": self.chost, "use": list(self.use),
-                "cflags": self.cflags, "cxxflags": self.cxxflags, "fflags": self.fflags,
-                "ldflags": self.ldflags, "features": list(self.features),
+        # `for_root` only when set: prefix keys stay what they were before chroot roots.
+        extra = {"for_root": True} if self.for_root else {}
+        return {**extra, "cpv": self.cpv, "repo": self.repo, "chost": self.chost,
+                "use": list(self.use), "cflags": self.cflags, "cxxflags": self.cxxflags,
+                "fflags": self.fflags, "ldflags": self.ldflags, "features": list(self.features),
                 "ebuild_sha256": self.ebuild_sha256,
                 "eclasses": [list(pair) for pair in self.eclasses],
                 "slot_deps": list(self.slot_deps)}

@@ -31,10 +31,8 @@ def plan_fleet(farm: Farm, profile_names: list[str] | None = None, *, jobs: int 
                 else farm.profiles.list())
     if not profiles:
         raise InvalidInput("there is no profile to plan")
-    layer = farm.node_layer()
-
     def resolve(profile: Profile) -> list[PlannedPackage]:
-        node = farm.profiles.query_node(profile, layer)
+        node = farm.profiles.query_node(profile, farm.node_layer(profile.name))
         builds = farm.helper.plan(node, [*profile.world, "@system"])
         progress(profile.name)
         return [PlannedPackage(profile.name, b.cpv, b.key, b.inputs, b.deps) for b in builds]

@@ -16,7 +16,8 @@ OPERATION_IDS = {
     "get_distfile", "set_profile_cpu", "explain", "get_instance", "register_worker",
     "list_workers", "heartbeat", "cancel_build", "create_token", "list_tokens", "revoke_token",
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",
-    "set_profile_world", "add_repository", "plan",
+    "set_profile_world", "add_repository", "plan", "list_roots", "get_root", "set_root",
+    "delete_root", "update_root", "get_root_archive", "report_root_copy",
 }
 
 
