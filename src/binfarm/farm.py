@@ -39,7 +39,7 @@ from binfarm.repositories import RepositoryRegistry
 from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
-from binfarm.store.catalog import Catalog, Instance
+from binfarm.store.catalog import Catalog, Instance, Viewer
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
 
@@ -320,7 +320,7 @@ class Farm:
 
     def binhost_index(self, profile_name: str) -> BinhostIndex:
         profile = self.profiles.get(profile_name)
-        entries = [i.index_entry() for i in self.catalog.visible_to(profile.viewer)]
+        entries = [i.index_entry() for i in self.catalog.visible_to(self._viewer(profile))]
         state = self.catalog.index_state(profile.name, entries)
         header = {"ARCH": profile.info.arch, "CHOST": profile.info.chost,
                   "ACCEPT_KEYWORDS": profile.info.accept_keywords}
@@ -329,7 +329,10 @@ class Farm:
                             state.digest)
 
     def binhost_file(self, profile_name: str, path: str) -> Instance:
-        return self.catalog.find(self.profiles.get(profile_name).viewer, path)
+        return self.catalog.find(self._viewer(self.profiles.get(profile_name)), path)
+
+    def _viewer(self, profile: Profile) -> Viewer:
+        return replace(profile.viewer, for_root=self.roots.find(profile.name) is not None)
 
     # -- hosts ---------------------------------------------------------------------------
 
@@ -427,8 +430,9 @@ class Farm:
             resolution = self.helper.resolve(node, atom)
             [inputs] = self.helper.key_inputs(node, [resolution.cpv])
             key = compute_key(inputs)
+            viewer = self._viewer(profile)
             verdicts = [
-                InstanceVerdict(instance, instance.key == key, profile.viewer.fit(instance),
+                InstanceVerdict(instance, instance.key == key, viewer.fit(instance),
                                 tuple(differences(inputs, instance.key_inputs)))
                 for instance in self.catalog.for_cpv(resolution.cpv)
             ]

@@ -141,7 +141,10 @@ def test_a_chroot_profile_never_takes_a_binary_built_for_a_prefix(
     [view] = farm.explain("hello", ["twin"])
     [verdict] = view.instances
     assert view.inputs.for_root and not verdict.same_key
-    assert verdict.differences == ("built for a prefix, the profile builds for / "
-                                   "(a chroot root)",)
+    why = "built for a prefix, the profile builds for / (a chroot root)"
+    assert verdict.differences == (why,)
+    assert not verdict.fit.ok and why in verdict.fit.reasons
+    assert farm.binhost_index("laptop").text.count("CPV: ") == 2
+    assert "CPV: " not in farm.binhost_index("twin").text
     [laptop_view] = farm.explain("hello", ["laptop"])
     assert laptop_view.instances[0].same_key

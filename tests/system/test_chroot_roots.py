@@ -25,8 +25,11 @@ from tests.builders import (
     wait_until,
 )
 
+# Short leases, so a killed worker's build comes back within seconds; no benching, since
+# this module's builds fail and die on purpose.
 FAST = {"BINFARM_QUEUE__LEASE_TTL_S": "5", "BINFARM_QUEUE__RETRY_BASE_S": "1",
-        "BINFARM_WORKER__HEARTBEAT_S": "1", "BINFARM_WORKER__LOG_FLUSH_S": "0.5"}
+        "BINFARM_WORKER__HEARTBEAT_S": "1", "BINFARM_WORKER__LOG_FLUSH_S": "0.5",
+        "BINFARM_QUEUE__BENCH_AFTER": "100"}
 PROFILE = "stage"
 
 

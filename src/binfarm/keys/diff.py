@@ -13,7 +13,7 @@ def differences(wanted: KeyInputs, have: KeyInputs) -> list[str]:
     if wanted.cpv != have.cpv:
         out.append(f"a different version: {have.cpv}, the profile wants {wanted.cpv}")
     if wanted.for_root != have.for_root:
-        out.append(f"built for {_target(have)}, the profile builds for {_target(wanted)}")
+        out.append(f"built for {have.target}, the profile builds for {wanted.target}")
     if wanted.chost != have.chost:
         out.append(f"CHOST {have.chost}, the profile has {wanted.chost}")
     extra, missing = set(have.use) - set(wanted.use), set(wanted.use) - set(have.use)
@@ -39,10 +39,6 @@ def differences(wanted: KeyInputs, have: KeyInputs) -> list[str]:
         if before != now:
             out.append(f"dependency {cp} subslot changed: built against {before}, now {now}")
     return out
-
-
-def _target(inputs: KeyInputs) -> str:
-    return "/ (a chroot root)" if inputs.for_root else "a prefix"
 
 
 def _slots(slot_deps: tuple[str, ...]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["OUTPUT_FEATURES", "KeyInputs", "compute_key", "normalize_flags"]
+__all__ = ["OUTPUT_FEATURES", "KeyInputs", "compute_key", "normalize_flags", "target_name"]
 
 # FEATURES that change what ends up in the package.
 OUTPUT_FEATURES: Final = frozenset({
@@ -27,6 +27,11 @@ _NO_CODE_FLAGS: Final = re.compile(
     r"-frecord-gcc-switches|-fno-record-gcc-switches)$"
 )
 _KEY_VERSION: Final = 1
+
+
+def target_name(for_root: bool) -> str:
+    """What a binary is built for, in words: / or a prefix."""
+    return "/ (a chroot root)" if for_root else "a prefix"
 
 
 def normalize_flags(flags: str) -> str:
@@ -92,6 +97,10 @@ class KeyInputs:
                 "ebuild_sha256": self.ebuild_sha256,
                 "eclasses": [list(pair) for pair in self.eclasses],
                 "slot_deps": list(self.slot_deps)}
+
+    @property
+    def target(self) -> str:
+        return target_name(self.for_root)
 
     def cpu_flags(self, prefix: str = "cpu_flags_x86_") -> frozenset[str]:
         """The CPU_FLAGS_X86 values enabled in USE (cpu_flags_x86_avx2 -> avx2)."""

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from binfarm.db.tables import index_states, instances
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
-from binfarm.keys.inputs import KeyInputs, normalize_flags
+from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
 from binfarm.store.blobs import Blob
 from binfarm.store.index import entries_digest, instance_path
 
@@ -64,11 +64,16 @@ class Viewer:
     cpu_features: frozenset[str]
     cflags: str
     exact_flags: bool
+    # The profile builds in a chroot root: its machines take binaries built for / only.
+    for_root: bool = False
 
     def fit(self, instance: Instance) -> Fit:
         fit = check_fit(binary_chost=instance.key_inputs.chost,
                         binary_needs=instance.required_isa, host_chost=self.chost,
                         host_has=self.cpu_features, host_label=self.cpu_label)
+        if instance.key_inputs.for_root != self.for_root:
+            fit = Fit(False, (*fit.reasons, f"built for {instance.key_inputs.target}, the "
+                                            f"profile builds for {target_name(self.for_root)}"))
         if self.exact_flags and instance.key_inputs.cflags != normalize_flags(self.cflags):
             reason = (f"built with CFLAGS {instance.key_inputs.cflags!r}; the profile wants "
                       f"exactly {normalize_flags(self.cflags)!r}")
