@@ -223,9 +223,10 @@ class Farm:
     # -- workers -------------------------------------------------------------------------
 
     def register_worker(self, name: str, arch: str, cpu_features: frozenset[str],
-                        slots: int) -> WorkerInfo:
-        worker = self.workers.register(name, arch, cpu_features, slots)
-        log.info("worker registered worker=%s arch=%s slots=%s", name, arch, slots)
+                        slots: int, *, chroot: bool = False) -> WorkerInfo:
+        worker = self.workers.register(name, arch, cpu_features, slots, chroot=chroot)
+        log.info("worker registered worker=%s arch=%s slots=%s chroot=%s", name, arch, slots,
+                 chroot)
         return worker
 
     def lease(self, worker_name: str, wait_s: float = 0.0) -> Build | None:

@@ -40,9 +40,13 @@ class RepositoryRegistry:
         """Register the repository at `location`; its profiles/repo_name must say `name`."""
         check_repo_name(name)
         name_file = location / "profiles" / "repo_name"
-        if not name_file.is_file():
+        try:
+            found = name_file.read_text().strip() if name_file.is_file() else None
+        except (OSError, UnicodeDecodeError) as exc:  # a name too long, unreadable, binary
+            raise InvalidInput(f"cannot read {name_file}: {exc}") from exc
+        if found is None:
             raise InvalidInput(f"{location} is not an ebuild repository (no profiles/repo_name)")
-        if (found := name_file.read_text().strip()) != name:
+        if found != name:
             raise InvalidInput(f"{location} is repository {found!r}, not {name!r}")
         if name in self.locations():
             raise Conflict(f"repository {name!r} is already registered")

@@ -183,8 +183,9 @@ class FarmClient:
     # -- the worker protocol -------------------------------------------------------------
 
     def register_worker(self, name: str, arch: str, cpu_features: list[str],
-                        slots: int) -> WorkerOut:
-        body = {"name": name, "arch": arch, "cpu_features": cpu_features, "slots": slots}
+                        slots: int, *, chroot: bool = False) -> WorkerOut:
+        body = {"name": name, "arch": arch, "cpu_features": cpu_features, "slots": slots,
+                "chroot": chroot}
         return WorkerOut.model_validate(self._call("POST", "/worker/register", json=body).json())
 
     def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:

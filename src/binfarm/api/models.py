@@ -158,6 +158,7 @@ class WorkerIn(BaseModel):
     arch: str = Field(min_length=1, max_length=64)
     cpu_features: list[str] = Field(default_factory=list, max_length=512)
     slots: int = Field(1, ge=1, le=64)
+    chroot: bool = Field(False, description="It can enter chroot roots (has bubblewrap).")
 
 
 class WorkerOut(BaseModel):
@@ -170,6 +171,7 @@ class WorkerOut(BaseModel):
     benched_until: float | None
     benched: bool
     running: list[int]
+    chroot: bool = False
 
 
 class HostOut(BaseModel):

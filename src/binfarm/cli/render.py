@@ -113,13 +113,14 @@ def print_builds(builds: Iterable[BuildOut]) -> None:
 
 
 def workers_table(workers: Iterable[WorkerOut]) -> Table:
-    table = Table("worker", "arch", "slots", "running", "last seen", "state")
+    table = Table("worker", "arch", "slots", "roots", "running", "last seen", "state")
     now = time.time()
     for w in workers:
         state = ("[bold red]benched[/]" if w.benched else
                  f"{w.consecutive_failures} failures in a row" if w.consecutive_failures
                  else "[green]ok[/]")
-        table.add_row(w.name, w.arch, str(w.slots), " ".join(map(str, w.running)) or "-",
+        table.add_row(w.name, w.arch, str(w.slots), "prefix, chroot" if w.chroot else "prefix",
+                      " ".join(map(str, w.running)) or "-",
                       f"{now - w.last_seen_at:.0f} s ago", state)
     return table
 

@@ -151,6 +151,8 @@ workers = Table(
     Column("last_seen_at", Float, nullable=False),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("benched_until", Float),
+    # It can enter chroot roots (has bubblewrap): only such workers lease their builds.
+    Column("chroot", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 instances = Table(

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from binfarm.db.tables import builds, notices, profiles, requests
+from binfarm.db.tables import build_roots, builds, notices, profiles, requests
 from binfarm.errors import Conflict, NotFound
 from binfarm.queue.rules import ACTIVE, FINAL, BuildState, backoff_s
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
@@ -321,8 +321,10 @@ class BuildQueue:
         last_served = (select(func.max(served.c.started_at))
                        .where(served.c.requester == builds.c.requester).scalar_subquery())
         query = (
-            select(builds.c.id, builds.c.required_isa, builds.c.after, profiles.c.info)
+            select(builds.c.id, builds.c.required_isa, builds.c.after, profiles.c.info,
+                   build_roots.c.profile.label("chroot"))
             .join(profiles, profiles.c.name == builds.c.profile)
+            .outerjoin(build_roots, build_roots.c.profile == builds.c.profile)
             .where(builds.c.state == BuildState.QUEUED.value,
                    or_(builds.c.not_before.is_(None), builds.c.not_before <= self.clock()))
             .order_by(builds.c.priority.desc(), last_served.asc().nulls_first(), builds.c.id)
@@ -333,6 +335,7 @@ class BuildQueue:
             return [row.id for row in rows
                     if row.info["chost"].split("-", 1)[0] == worker.arch
                     and frozenset(row.required_isa or ()) <= worker.cpu_features
+                    and (row.chroot is None or worker.chroot)
                     and self._waiting_ok(conn, row.after)]
 
     def _waiting_ok(self, conn: Connection, after: list[int] | None) -> bool:

@@ -24,11 +24,12 @@ class WorkerInfo:
     last_seen_at: float
     consecutive_failures: int
     benched_until: float | None
+    chroot: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> WorkerInfo:
         return cls(row.name, row.arch, frozenset(row.cpu_features), row.slots, row.last_seen_at,
-                   row.consecutive_failures, row.benched_until)
+                   row.consecutive_failures, row.benched_until, bool(row.chroot))
 
     def benched(self, now: float) -> bool:
         return self.benched_until is not None and self.benched_until > now
@@ -42,11 +43,11 @@ class WorkerRegistry:
         self.settings = settings
 
     def register(self, name: str, arch: str, cpu_features: frozenset[str],
-                 slots: int) -> WorkerInfo:
+                 slots: int, *, chroot: bool = False) -> WorkerInfo:
         """Record a worker (again): a re-registration keeps its failure record."""
         now = self.clock()
         values = {"arch": arch, "cpu_features": sorted(cpu_features), "slots": slots,
-                  "last_seen_at": now}
+                  "chroot": chroot, "last_seen_at": now}
         with self.engine.begin() as conn:
             if conn.execute(update(workers).where(workers.c.name == name)
                             .values(**values)).rowcount == 0:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from binfarm.errors import InvalidInput, Unavailable
 
-__all__ = ["ROOT_ENV", "Bind", "ChrootTarget", "Overlay", "Sandbox", "check_sandbox_tools"]
+__all__ = ["ROOT_ENV", "Bind", "ChrootTarget", "Overlay", "Sandbox", "check_sandbox_tools",
+           "missing_sandbox_tools"]
 
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The environment inside a root, as a login shell on a Gentoo machine would have it.
@@ -31,10 +32,13 @@ ROOT_ENV = {
 _MOUNT_THEN_EXEC = 'mount -t overlay binfarm-root -o "$1" "$2" && shift 2 && exec "$@"'
 
 
+def missing_sandbox_tools() -> list[str]:
+    return [tool for tool in ("bwrap", "unshare", "mount")
+            if shutil.which(tool, path=_HOST_PATH) is None]
+
+
 def check_sandbox_tools() -> None:
-    missing = [tool for tool in ("bwrap", "unshare", "mount")
-               if shutil.which(tool, path=_HOST_PATH) is None]
-    if missing:
+    if missing := missing_sandbox_tools():
         raise Unavailable(f"this machine cannot enter chroot roots: {', '.join(missing)} "
                           "missing (install bubblewrap and util-linux)")
 

@@ -22,7 +22,7 @@ from binfarm.gentoo.emerge import build_packages
 from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BuildRoots
-from binfarm.worker.machine import local_arch, local_cpu_features
+from binfarm.worker.machine import can_enter_roots, local_arch, local_cpu_features
 
 __all__ = ["Worker"]
 
@@ -49,10 +49,12 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Register, then run `slots` builds at a time until `stop` is set."""
+        chroot = can_enter_roots()
         self._persist(lambda: self.client.register_worker(
-            self.name, local_arch(), sorted(local_cpu_features()), self.settings.slots), stop)
-        log.info("worker started worker=%s slots=%s server=%s", self.name,
-                 self.settings.slots, self.client.base_url)
+            self.name, local_arch(), sorted(local_cpu_features()), self.settings.slots,
+            chroot=chroot), stop)
+        log.info("worker started worker=%s slots=%s chroot=%s server=%s", self.name,
+                 self.settings.slots, chroot, self.client.base_url)
         slots = [threading.Thread(target=self._slot, args=(i, stop), name=f"{self.name}-{i}")
                  for i in range(self.settings.slots)]
         for thread in slots:

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import Engine, insert
 
-from binfarm.db.tables import profiles
+from binfarm.db.tables import build_roots, profiles
 from binfarm.errors import Conflict, InvalidInput, NotFound
 from binfarm.queue.rules import BuildState, backoff_s, check_env
 from binfarm.queue.service import Build, BuildQueue, Requester
@@ -236,3 +236,19 @@ def test_a_build_whose_dependency_failed_fails_too(queue: BuildQueue) -> None:
     failed = queue.get(app.id)
     assert failed.state == BuildState.FAILED
     assert failed.error == f"dependency build {lib.id} did not succeed"
+
+
+def test_only_a_worker_that_can_enter_chroot_roots_gets_their_builds(
+        queue: BuildQueue, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(build_roots).values(profile="desktop", digest="0" * 64, size=1,
+                                                source="stage3", generation=0, created_at=0,
+                                                updated_at=0))
+    chroot_build = ask(queue, "app-misc/hello-1.0", "k-root", profile="desktop")
+    prefix_build = ask(queue, "app-misc/tool-1.0", "k-prefix", profile="laptop")
+    plain = worker(queue, "plain")
+    assert queue.lease(plain).id == prefix_build.id
+    assert queue.lease(plain) is None
+    able = queue.workers.register("able", "x86_64", V3, 1, chroot=True)
+    assert able.chroot and not plain.chroot
+    assert queue.lease(able).id == chroot_build.id

@@ -45,6 +45,13 @@ def test_openapi_schema_and_stable_operation_ids(served: Served) -> None:
         ("GET", "/binhost/laptop/app-misc/hello/x/hello-1.0-1.gpkg.tar", None, 404, "not_found"),
         ("GET", "/mirror/distfiles/..%2Fadmin.token", None, 404, "not_found"),
         ("GET", "/nowhere", None, 404, "not_found"),
+        # Found by the fuzz test: a path too long for the filesystem was a 500.
+        ("POST", "/api/v1/repositories", {"name": "x", "location": "/" + "a" * 300}, 400,
+         "invalid_input"),
+        ("PUT", "/api/v1/profiles/nope/root", b"", 404, "not_found"),
+        ("PUT", "/api/v1/profiles/laptop/root", b"not a tar", 400, "invalid_input"),
+        ("GET", "/api/v1/profiles/laptop/root", None, 404, "not_found"),
+        ("POST", "/api/v1/profiles/laptop/root/update", None, 404, "not_found"),
     ],
 )
 def test_every_error_has_one_shape(served: Served, method: str, path: str,

@@ -33,7 +33,7 @@ WorkerName = Annotated[str, Query(min_length=1, max_length=128)]
 def register_worker(body: WorkerIn, farm: FarmDep, _token: WorkerToken) -> WorkerOut:
     """Announce a worker: its architecture, CPU features and slots."""
     worker = farm.register_worker(body.name, body.arch, frozenset(body.cpu_features),
-                                  body.slots)
+                                  body.slots, chroot=body.chroot)
     return worker_out(worker, farm.clock(), [])
 
 

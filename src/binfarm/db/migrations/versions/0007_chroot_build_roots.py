@@ -14,6 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("workers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chroot", sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
     op.create_table(
         "build_roots",
         sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), primary_key=True),
@@ -40,3 +43,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("root_copies")
     op.drop_table("build_roots")
+    with op.batch_alter_table("workers", schema=None) as batch_op:
+        batch_op.drop_column("chroot")
