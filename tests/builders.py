@@ -34,7 +34,8 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINFARM_", "PORTAGE_"))}
-    env.update(COLUMNS="200", NO_COLOR="1", **extra)
+    # Short lease long-polls: a stopped worker notices within seconds, not 20.
+    env.update(COLUMNS="200", NO_COLOR="1", BINFARM_WORKER__LEASE_WAIT_S="2", **extra)
     return env
 
 

@@ -77,6 +77,9 @@ class WorkerSettings(BaseModel):
     outage_s: float = Field(900.0, description="How long a worker keeps retrying a server "
                             "that does not answer before it gives a build up.")
     http_timeout_s: float = Field(60.0, description="Timeout of one HTTP call to the server.")
+    lease_wait_s: float = Field(20.0, ge=0, le=60, description="How long an idle worker's "
+                                "lease request waits on the server for a build; a stopping "
+                                "worker may take this long to notice.")
 
 
 class Settings(BaseSettings):

@@ -29,7 +29,6 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 512 * 1024
-_LEASE_WAIT_S = 20.0
 _RETRY_MAX_S = 30.0
 T = TypeVar("T")
 
@@ -69,7 +68,7 @@ class Worker:
                            chroots=self.work_dir / "chroots", timeout_s=self.build_timeout_s)
         while not stop.is_set():
             try:
-                build = self.client.lease(self.name, wait_s=_LEASE_WAIT_S)
+                build = self.client.lease(self.name, wait_s=self.settings.lease_wait_s)
             except BinfarmError as exc:
                 log.warning("cannot lease worker=%s: %s", self.name, exc)
                 stop.wait(self.settings.poll_interval_s * 5)
