@@ -7,7 +7,7 @@ retry later (Unavailable). A failed build is a recorded outcome, never an except
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 __all__ = [
     "FAMILIES",
@@ -19,7 +19,10 @@ __all__ = [
     "NotFound",
     "Unavailable",
     "family_of_kind",
+    "found",
 ]
+
+T = TypeVar("T")
 
 
 class BinfarmError(Exception):
@@ -87,3 +90,10 @@ FAMILIES: tuple[type[BinfarmError], ...] = (
 def family_of_kind(kind: str) -> type[BinfarmError]:
     """The family a wire `kind` names; BinfarmError for one it does not know."""
     return next((f for f in FAMILIES if f.kind == kind), BinfarmError)
+
+
+def found(value: T | None, message: str) -> T:
+    """`value`, or NotFound(message) when a lookup found nothing."""
+    if value is None:
+        raise NotFound(message)
+    return value

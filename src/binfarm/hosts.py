@@ -10,7 +10,8 @@ from typing import Any, Final
 from sqlalchemy import Engine, insert, select, update
 
 from binfarm.db.tables import hosts
-from binfarm.errors import InvalidInput, NotFound
+from binfarm.errors import NotFound, found
+from binfarm.profiles.model import check_name
 
 __all__ = ["Host", "HostRegistry", "check_host_name"]
 
@@ -19,10 +20,7 @@ _HOST_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 
 def check_host_name(name: str) -> str:
     """The lower-cased host name, if it can name a host (and its own profile)."""
-    lowered = name.lower()
-    if not _HOST_NAME.match(lowered):
-        raise InvalidInput(f"invalid host name {name!r}: letters, digits, '.' and '-'")
-    return lowered
+    return check_name(_HOST_NAME, name.lower(), "host name", "letters, digits, '.' and '-'")
 
 
 @dataclass(frozen=True)
@@ -66,10 +64,8 @@ class HostRegistry:
         return Host.from_row(row) if row else None
 
     def get(self, name: str) -> Host:
-        host = self.find(name)
-        if host is None:
-            raise NotFound(f"no host {name!r}: register it with `binfarm client register`")
-        return host
+        return found(self.find(name),
+                     f"no host {name!r}: register it with `binfarm client register`")
 
     def list(self) -> list[Host]:
         with self.engine.connect() as conn:

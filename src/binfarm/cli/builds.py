@@ -15,7 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import (
     STATE_STYLES,
     console,
@@ -85,9 +85,7 @@ def list_builds(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per build.")] = False,
 ) -> None:
     """The farm's builds, newest first."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        builds = client.list_builds(limit if not as_json else 10_000)
+    builds = call(ctx, lambda client: client.list_builds(limit if not as_json else 10_000))
     if not as_json:
         print_builds(builds)
         return
@@ -100,9 +98,7 @@ def list_builds(
 def cancel(ctx: typer.Context,
            build_id: Annotated[int, typer.Argument(help="The build's id.")]) -> None:
     """Cancel a queued or running build."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        b = client.cancel(build_id)
+    b = call(ctx, lambda client: client.cancel(build_id))
     console.print(f"build {b.id}: {b.cpv} [{STATE_STYLES[b.state]}]{b.state}[/]")
 
 
@@ -127,9 +123,7 @@ def watch(
 
 def list_workers(ctx: typer.Context) -> None:
     """The workers: what they run, when last seen, whether benched."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        console.print(workers_table(client.list_workers()))
+    console.print(workers_table(call(ctx, lambda client: client.list_workers())))
 
 
 def _parse_env(pairs: list[str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import STATE_STYLES, console
 from binfarm.client.binrepos import write_binrepos
 from binfarm.client.machine import ClientState, Machine
@@ -124,9 +124,7 @@ def update_command(
 
 def list_hosts(ctx: typer.Context) -> None:
     """The machines installing from the farm: profile, last report, what is out of date."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        hosts = client.list_hosts()
+    hosts = call(ctx, lambda client: client.list_hosts())
     table = Table("host", "profile", "last report", "installed", "out of date")
     now = time.time()
     for h in hosts:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import typer
 
 from binfarm.api.client import FarmClient
 
-__all__ = ["CliContext"]
+__all__ = ["CliContext", "call"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,3 +35,10 @@ class CliContext:
 
     def client(self) -> FarmClient:
         return FarmClient(self.server, self.resolved_token())
+
+
+def call(ctx: typer.Context, request: Callable[[FarmClient], T]) -> T:
+    """One exchange with the farm, with the command's server and token."""
+    cli: CliContext = ctx.obj
+    with cli.client() as client:
+        return request(client)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import console, print_explanations, print_instance, print_plan
 
 __all__ = ["explain", "plan", "show"]
@@ -19,9 +19,7 @@ def explain(
                                                help="A profile; repeat for several.")],
 ) -> None:
     """For each profile: its build key, the stored binaries, and why each fits or not."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_explanations(client.explain(atom, profile))
+    print_explanations(call(ctx, lambda client: client.explain(atom, profile)))
 
 
 def plan(
@@ -47,6 +45,4 @@ def show(
     instance: Annotated[str, typer.Argument(help="SHA-256 (8+ leading digits) or PATH.")],
 ) -> None:
     """A stored binary: its key, everything the key was made of, what CPU it needs."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_instance(client.get_instance(instance))
+    print_instance(call(ctx, lambda client: client.get_instance(instance)))

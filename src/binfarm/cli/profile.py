@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import console, print_profile, print_profiles
 from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.profiles.model import check_profile_name
@@ -59,9 +59,7 @@ def set_cpu(
     ] = None,
 ) -> None:
     """Change what a profile's machines can run."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_profile(client.set_profile_cpu(name, cpu, exact_flags))
+    print_profile(call(ctx, lambda client: client.set_profile_cpu(name, cpu, exact_flags)))
 
 
 @app.command("world")
@@ -71,9 +69,7 @@ def set_world(
     atoms: Annotated[list[str], typer.Argument(help="The profile's @world, whole.")],
 ) -> None:
     """Set a profile's @world: what its machines install."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_profile(client.set_world(name, atoms))
+    print_profile(call(ctx, lambda client: client.set_world(name, atoms)))
 
 
 def read_world(path: Path) -> list[str]:
@@ -85,14 +81,10 @@ def read_world(path: Path) -> list[str]:
 @app.command("list")
 def list_profiles(ctx: typer.Context) -> None:
     """The farm's profiles."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_profiles(client.list_profiles())
+    print_profiles(call(ctx, lambda client: client.list_profiles()))
 
 
 @app.command("show")
 def show(ctx: typer.Context, name: str) -> None:
     """A profile's effective settings, as Portage evaluates them."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_profile(client.get_profile(name))
+    print_profile(call(ctx, lambda client: client.get_profile(name)))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import call
 from binfarm.cli.render import console
 
 __all__ = ["app"]
@@ -25,19 +25,15 @@ def add(
         help="A directory of distfiles the farm's mirror serves for it.")] = None,
 ) -> None:
     """Register a repository; profiles' make.profile and repos.conf may then name it."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        repo = client.add_repository(name, str(location.absolute()),
-                                     str(distfiles.absolute()) if distfiles else None)
+    where = str(distfiles.absolute()) if distfiles else None
+    repo = call(ctx, lambda client: client.add_repository(name, str(location.absolute()), where))
     console.print(f"added repository {repo.name} at {repo.location}")
 
 
 @app.command("list")
 def list_repositories(ctx: typer.Context) -> None:
     """The farm's repositories."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        repos = client.list_repositories()
+    repos = call(ctx, lambda client: client.list_repositories())
     table = Table("repository", "location")
     for repo in repos:
         table.add_row(repo.name, repo.location)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import call
 from binfarm.cli.render import console, print_root, print_roots
 from binfarm.roots.upload import root_archive_chunks
 
@@ -28,9 +28,8 @@ def create(
 ) -> None:
     """Give PROFILE a chroot root: its builds then run in the stage3, entered with
     bubblewrap, and make binaries for `/`. Replacing a root starts workers over from it."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        root = client.set_root(profile, root_archive_chunks(source), source.name)
+    root = call(ctx, lambda client: client.set_root(profile, root_archive_chunks(source),
+                                                    source.name))
     console.print(f"profile {root.profile} now builds in a chroot root from {root.source} "
                   f"(sha256 {root.digest[:12]}, {root.size} bytes)")
 
@@ -38,26 +37,20 @@ def create(
 @app.command("list")
 def list_roots(ctx: typer.Context) -> None:
     """The profiles that build in chroot roots, and each worker's copy."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_roots(client.list_roots())
+    print_roots(call(ctx, lambda client: client.list_roots()))
 
 
 @app.command("show")
 def show(ctx: typer.Context, profile: Profile) -> None:
     """A profile's chroot root: its archive, and each worker's copy with its disk use."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        print_root(client.get_root(profile))
+    print_root(call(ctx, lambda client: client.get_root(profile)))
 
 
 @app.command("update")
 def update(ctx: typer.Context, profile: Profile) -> None:
     """Have workers bring their copy up to date with @system before their next build
     (they also do when the profile or a repository changes)."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        root = client.update_root(profile)
+    root = call(ctx, lambda client: client.update_root(profile))
     console.print(f"profile {root.profile}: workers update their copy before the next build "
                   f"(generation {root.generation})")
 
@@ -65,7 +58,5 @@ def update(ctx: typer.Context, profile: Profile) -> None:
 @app.command("delete")
 def delete(ctx: typer.Context, profile: Profile) -> None:
     """Go back to building PROFILE in a prefix; workers remove their copies."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        root = client.delete_root(profile)
+    root = call(ctx, lambda client: client.delete_root(profile))
     console.print(f"profile {root.profile} builds in a prefix again")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from binfarm.cli.context import CliContext
+from binfarm.cli.context import call
 from binfarm.cli.render import console
 
 __all__ = ["app"]
@@ -27,10 +27,9 @@ def create(
         help="A network (CIDR) it may be used from; repeatable [default: anywhere].")] = None,
 ) -> None:
     """Create a token; the token itself is the last line printed (it is shown only once)."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        token = client.create_token(name or (f"{role}-{profile}" if profile else role), role,
-                                    profile, network or [])
+    token_name = name or (f"{role}-{profile}" if profile else role)
+    token = call(ctx, lambda client: client.create_token(token_name, role, profile,
+                                                         network or []))
     console.print(f"created {token.role} token {token.id} ({token.name})"
                   f"{f' for profile {token.profile}' if token.profile else ''}")
     print(token.secret)
@@ -39,9 +38,7 @@ def create(
 @app.command("list")
 def list_tokens(ctx: typer.Context) -> None:
     """Every token, without its secret."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        tokens = client.list_tokens()
+    tokens = call(ctx, lambda client: client.list_tokens())
     table = Table("id", "name", "role", "profile", "networks", "state")
     for t in tokens:
         table.add_row(str(t.id), t.name, t.role, t.profile or "", " ".join(t.networks),
@@ -53,7 +50,5 @@ def list_tokens(ctx: typer.Context) -> None:
 def revoke(ctx: typer.Context,
            token: Annotated[str, typer.Argument(help="The token's name or id.")]) -> None:
     """Revoke a token: it stops working at once."""
-    cli: CliContext = ctx.obj
-    with cli.client() as client:
-        revoked = client.revoke_token(token)
+    revoked = call(ctx, lambda client: client.revoke_token(token))
     console.print(f"revoked token {revoked.id} ({revoked.name})")

@@ -13,27 +13,28 @@ from typing import Final
 
 from binfarm.errors import InvalidInput
 
-__all__ = ["MakeProfileRef", "check_profile_name", "check_repo_name"]
+__all__ = ["MakeProfileRef", "check_name", "check_profile_name", "check_repo_name"]
 
 _PROFILE_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # PMS 3.1.5: repository names
 _REPO_NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
+def check_name(pattern: re.Pattern[str], name: str, what: str, rule: str = "") -> str:
+    """`name` if `pattern` matches it; InvalidInput saying what it names and the rule."""
+    if not pattern.match(name):
+        raise InvalidInput(f"invalid {what} {name!r}" + (f": {rule}" if rule else ""))
+    return name
+
+
 def check_profile_name(name: str) -> str:
     """Return `name` if it can name a profile (it becomes a URL and a directory)."""
-    if not _PROFILE_NAME.match(name):
-        raise InvalidInput(
-            f"invalid profile name {name!r}: use 1-64 lower-case letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit"
-        )
-    return name
+    return check_name(_PROFILE_NAME, name, "profile name", "use 1-64 lower-case letters, "
+                      "digits, '.', '_' or '-', starting with a letter or digit")
 
 
 def check_repo_name(name: str) -> str:
-    if not _REPO_NAME.match(name):
-        raise InvalidInput(f"invalid repository name {name!r}")
-    return name
+    return check_name(_REPO_NAME, name, "repository name")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import profiles
-from binfarm.errors import Conflict, InvalidInput, NotFound
+from binfarm.errors import Conflict, InvalidInput, found
 from binfarm.gentoo.configroot import NodeLayer, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ProfileInfo
@@ -167,10 +167,7 @@ class ProfileRegistry:
         return Profile.from_row(row, self.root) if row else None
 
     def get(self, name: str) -> Profile:
-        profile = self.find(name)
-        if profile is None:
-            raise NotFound(f"no profile {name!r}")
-        return profile
+        return found(self.find(name), f"no profile {name!r}")
 
     def list(self) -> list[Profile]:
         with self.engine.connect() as conn:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import build_roots, builds, notices, profiles, requests
-from binfarm.errors import Conflict, NotFound
+from binfarm.errors import Conflict, found
 from binfarm.queue.rules import ACTIVE, FINAL, BuildState, backoff_s
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.settings import QueueSettings
@@ -364,9 +364,7 @@ class BuildQueue:
 
     def _get(self, conn: Connection, build_id: int) -> Build:
         row = conn.execute(select(builds).where(builds.c.id == build_id)).first()
-        if row is None:
-            raise NotFound(f"no build {build_id}")
-        return Build.from_row(row)
+        return Build.from_row(found(row, f"no build {build_id}"))
 
     def _add_requester(self, conn: Connection, build_id: int, requester: Requester) -> int:
         return int(conn.execute(insert(requests).values(

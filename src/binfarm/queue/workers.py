@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from binfarm.db.tables import workers
-from binfarm.errors import NotFound
+from binfarm.errors import found
 from binfarm.settings import QueueSettings
 
 __all__ = ["WorkerInfo", "WorkerRegistry"]
@@ -58,9 +58,7 @@ class WorkerRegistry:
     def get(self, name: str) -> WorkerInfo:
         with self.engine.connect() as conn:
             row = conn.execute(select(workers).where(workers.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"no worker {name!r}: it must register first")
-        return WorkerInfo.from_row(row)
+        return WorkerInfo.from_row(found(row, f"no worker {name!r}: it must register first"))
 
     def list(self) -> list[WorkerInfo]:
         with self.engine.connect() as conn:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 
 from binfarm.db.tables import build_roots, root_copies
-from binfarm.errors import InvalidInput, NotFound
+from binfarm.errors import InvalidInput, NotFound, found
 from binfarm.store.blobs import Blob, BlobStore
 
 __all__ = ["BuildRoot", "RootCopy", "RootRegistry", "check_root_archive"]
@@ -95,7 +95,7 @@ class RootRegistry:
                                 .values(generation=build_roots.c.generation + 1,
                                         updated_at=self.clock()))
         if done.rowcount == 0:
-            raise _no_root(profile)
+            raise NotFound(_no_root(profile))
         return self.get(profile)
 
     def delete(self, profile: str) -> BuildRoot:
@@ -122,10 +122,7 @@ class RootRegistry:
         return roots[0] if roots else None
 
     def get(self, profile: str) -> BuildRoot:
-        root = self.find(profile)
-        if root is None:
-            raise _no_root(profile)
-        return root
+        return found(self.find(profile), _no_root(profile))
 
     def list(self) -> list[BuildRoot]:
         return self._select(None)
@@ -154,6 +151,6 @@ class RootRegistry:
             self.blobs.path(digest).unlink(missing_ok=True)
 
 
-def _no_root(profile: str) -> NotFound:
-    return NotFound(f"profile {profile!r} has no chroot root (it builds in a prefix): "
-                    f"create one with `binfarm root create {profile} --from STAGE3`")
+def _no_root(profile: str) -> str:
+    return (f"profile {profile!r} has no chroot root (it builds in a prefix): "
+            f"create one with `binfarm root create {profile} --from STAGE3`")

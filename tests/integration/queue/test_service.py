@@ -48,9 +48,11 @@ def worker(queue: BuildQueue, name: str, cpu: frozenset[str] = V3) -> WorkerInfo
 
 
 def ask(queue: BuildQueue, cpv: str, key: str, *, who: str = "alice", profile: str = "laptop",
-        priority: int = 0, needs: frozenset[str] = V2, webhook: str | None = None) -> Build:
+        priority: int = 0, needs: frozenset[str] = V2, webhook: str | None = None,
+        after: tuple[int, ...] = ()) -> Build:
     return queue.request(profile=profile, atom=cpv, cpv=cpv, key=key, required_isa=needs,
-                         env={}, priority=priority, requester=Requester(who, None, webhook))
+                         env={}, priority=priority, requester=Requester(who, None, webhook),
+                         after=after)
 
 
 def test_an_identical_request_joins_the_active_build(queue: BuildQueue) -> None:
@@ -214,9 +216,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_a_build_waits_for_the_builds_it_needs(queue: BuildQueue) -> None:
     lib = ask(queue, "dev-libs/libgreet-1.0", "lib")
-    app = queue.request(profile="laptop", atom="app", cpv="app-misc/hello-1.0", key="app",
-                        required_isa=V2, env={}, priority=10, requester=Requester("plan"),
-                        after=(lib.id,))
+    app = ask(queue, "app-misc/hello-1.0", "app", who="plan", priority=10, after=(lib.id,))
     w = worker(queue, "w1")
     assert queue.lease(w).id == lib.id  # despite the app's higher priority
     assert queue.lease(w) is None  # the app waits for the library's binary
@@ -226,9 +226,7 @@ def test_a_build_waits_for_the_builds_it_needs(queue: BuildQueue) -> None:
 
 def test_a_build_whose_dependency_failed_fails_too(queue: BuildQueue) -> None:
     lib = ask(queue, "dev-libs/libgreet-1.0", "lib")
-    app = queue.request(profile="laptop", atom="app", cpv="app-misc/hello-1.0", key="app",
-                        required_isa=V2, env={}, priority=0, requester=Requester("plan"),
-                        after=(lib.id,))
+    app = ask(queue, "app-misc/hello-1.0", "app", who="plan", after=(lib.id,))
     w = worker(queue, "w1")
     queue.lease(w)
     queue.finish(lib.id, "w1", ok=False, error="emerge exited with status 1")

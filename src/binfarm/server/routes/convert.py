@@ -14,7 +14,6 @@ from binfarm.api.models import (
     InstanceOut,
     InstanceVerdictOut,
     ProfileOut,
-    RootCopyOut,
     RootOut,
     TokenOut,
     WorkerOut,
@@ -79,10 +78,8 @@ def profile_out(profile: Profile, root: BuildRoot | None = None) -> ProfileOut:
 
 
 def root_out(root: BuildRoot) -> RootOut:
-    return RootOut(profile=root.profile, digest=root.digest, size=root.size, source=root.source,
-                   generation=root.generation, created_at=root.created_at,
-                   updated_at=root.updated_at,
-                   copies=[RootCopyOut(**asdict(c)) for c in root.copies])
+    # The wire model has the record's fields by name; pydantic checks the copies too.
+    return RootOut.model_validate(asdict(root))
 
 
 def instance_out(instance: Instance) -> InstanceOut:
