@@ -5,11 +5,13 @@ The server calls these methods and nothing below them; `binfarm serve` builds on
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -23,16 +25,21 @@ from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, 
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
-from binfarm.gentoo.toolchain import required_isa
+from binfarm.gentoo.toolchain import isa_of_inputs
 from binfarm.hosts import Host, HostRegistry, check_host_name
 from binfarm.keys.cpu import Fit
 from binfarm.keys.cpv import cp_of
 from binfarm.keys.diff import differences
 from binfarm.keys.inputs import KeyInputs, compute_key
-from binfarm.profiles.archive import find_make_profile, pack_tree, tree_digest, unpack_tree
+from binfarm.profiles.archive import (
+    drop_machine_local,
+    find_make_profile,
+    pack_tree,
+    tree_digest,
+    unpack_tree,
+)
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
-from binfarm.queue.rules import check_env
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import RepositoryRegistry
@@ -42,6 +49,8 @@ from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance, Viewer
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
+from binfarm.trust.hosttree import check_host_tree
+from binfarm.trust.overrides import check_env
 
 __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
 
@@ -98,6 +107,7 @@ class Farm:
         self.hosts = HostRegistry(self.engine, clock)
         self.root_archives = BlobStore(self.data_dir / "roots")
         self.roots = RootRegistry(self.engine, self.root_archives, clock)
+        self._deps_of: dict[int, frozenset[str]] = {}
 
     # -- setup -------------------------------------------------------------------------
 
@@ -180,7 +190,7 @@ class Farm:
         wanted = self.helper.key_inputs(node, [r.cpv for r in resolved], env)
         answered = []
         for resolution, inputs in zip(resolved, wanted, strict=True):
-            needs = required_isa(f"{inputs.cflags} {inputs.cxxflags}", inputs.cpu_flags())
+            needs = isa_of_inputs(inputs)
             if missing := sorted(needs - profile.cpu_features):
                 raise InvalidInput(f"{resolution.cpv} would be built for {profile.name} with "
                                    f"{', '.join(missing)}, which its CPU ({profile.cpu_spec}) "
@@ -282,20 +292,36 @@ class Farm:
             raise InvalidInput(f"{filename!r} is not a binary package file name "
                                f"(*{', *'.join(PACKAGE_SUFFIXES)})")
         writer.close()
-        entry, inputs = self.helper.describe_binpkg(self._node_for(build), writer.path)
+        node = self._node_for(build)
+        entry, inputs = self.helper.describe_binpkg(node, writer.path)
         if not filename.startswith(entry["CPV"].split("/", 1)[1]):
             raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
+        if entry["CPV"] != build.cpv and entry["CPV"] not in self._dependencies(build, node):
+            raise InvalidInput(f"{filename!r} holds {entry['CPV']}, which build {build_id} "
+                               f"({build.cpv}) neither builds nor depends on")
+        key = compute_key(inputs)
+        if (stored := self.catalog.by_key(key)) is not None:
+            log.info("package already stored build_id=%s cpv=%s sha256=%s", build_id,
+                     stored.cpv, stored.sha256)
+            return stored  # an instance of a key is never displaced
         blob = self.blobs.commit(writer)
         # Portage's client stamps the download with MTIME and re-fetches when they differ.
         entry["MTIME"] = str(int(blob.path.stat().st_mtime))
         instance = self.catalog.add(
-            blob, entry, key=compute_key(inputs), key_inputs=inputs,
-            required_isa=required_isa(f"{inputs.cflags} {inputs.cxxflags}", inputs.cpu_flags()),
+            blob, entry, key=key, key_inputs=inputs, required_isa=isa_of_inputs(inputs),
             profile=build.profile, build=build_id, suffix=suffix,
         )
         log.info("package stored build_id=%s cpv=%s sha256=%s", build_id, instance.cpv,
                  instance.sha256)
         return instance
+
+    def _dependencies(self, build: Build, node: Path) -> frozenset[str]:
+        """Every package version a build of `build.cpv` may merge on the way (Portage's
+        resolver, as for a fresh machine), asked once per build."""
+        if build.id not in self._deps_of:
+            planned = self.helper.plan(node, [f"={build.cpv}"])
+            self._deps_of = {build.id: frozenset(p.cpv for p in planned)}
+        return self._deps_of[build.id]
 
     def _node_for(self, build: Build) -> Path:
         """The node a build's packages are read in: its plan's pinned repositories, if any,
@@ -338,38 +364,60 @@ class Farm:
     # -- hosts ---------------------------------------------------------------------------
 
     def register_host(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-                      *, arch: str, cpu_features: frozenset[str],
-                      base: str | None = None) -> tuple[Host, str]:
-        """Keep a machine's configuration as a profile (an identical one is shared) and give
-        the machine a client token for it. Refused if the machine's CPU cannot run what the
-        profile's binaries need."""
+                      *, arch: str, cpu_features: frozenset[str], base: str | None = None,
+                      token: Token | None = None) -> tuple[Host, str]:
+        """Keep a machine's configuration as a profile and give the machine a client token
+        for it. An identical profile is joined: any one with the admin's token, only its own
+        base profile with an enrollment token (used up by this). Refused if the machine's
+        CPU cannot run what the profile's binaries need."""
         name = check_host_name(name)
+        enrolling = token is not None and token.role == Role.ENROLL
+        if enrolling:
+            assert token is not None
+            base = token.profile
         if base is not None:
             self.profiles.get(base)
-        profile = self._profile_for(name, packed_tree, make_profile, cpu_features, base)
-        previous = self.hosts.find(name)
-        if previous is not None and previous.token is not None:
-            self.tokens.revoke(str(previous.token))
-        token, secret = self.tokens.create(f"host-{name}", Role.CLIENT, profile=profile.name)
-        host = self.hosts.upsert(name, profile=profile.name, arch=arch,
-                                 cpu_features=cpu_features, token=token.id)
+        with self.tokens.used_once(token) if enrolling and token else contextlib.nullcontext():
+            profile = self._profile_for(name, packed_tree, make_profile, cpu_features, base,
+                                        joinable={base} if enrolling and base else None)
+            previous = self.hosts.find(name)
+            if previous is not None and previous.token is not None:
+                self.tokens.revoke(str(previous.token))
+            created, secret = self.tokens.create(f"host-{name}", Role.CLIENT,
+                                                 profile=profile.name)
+            host = self.hosts.upsert(name, profile=profile.name, arch=arch,
+                                     cpu_features=cpu_features, token=created.id)
         log.info("host registered host=%s profile=%s", name, profile.name)
         return host, secret
 
     def update_host_config(self, name: str, packed_tree: bytes,
                            make_profile: MakeProfileRef | None) -> Host:
-        """The machine's configuration changed: follow it (its own profile, or a shared one)."""
+        """The machine's configuration changed: follow it in the host's own profile. A host
+        never moves itself into another existing profile (`move_host` is the admin's)."""
         host = self.hosts.get(name)
         base = self.profiles.get(host.profile).base or (
             host.profile if not host.profile.startswith("host-") else None)
-        profile = self._profile_for(name, packed_tree, make_profile, host.cpu_features, base)
-        if profile.name != host.profile:
-            if host.token is not None:
-                self.tokens.rebind(host.token, profile.name)
-            host = self.hosts.upsert(name, profile=profile.name, arch=host.arch,
-                                     cpu_features=host.cpu_features, token=host.token)
-            log.info("host moved host=%s profile=%s", name, profile.name)
-        return host
+        profile = self._profile_for(name, packed_tree, make_profile, host.cpu_features, base,
+                                    joinable={host.profile})
+        return self._rebind_host(host, profile)
+
+    def move_host(self, name: str, profile_name: str) -> Host:
+        """Put a host into another profile (the admin's decision); its CPU must fit."""
+        host = self.hosts.get(name)
+        profile = self.profiles.get(profile_name)
+        if missing := sorted(profile.cpu_features - host.cpu_features):
+            raise InvalidInput(f"host {name}'s CPU lacks {', '.join(missing)}, which "
+                               f"profile {profile.name} ({profile.cpu_spec}) needs")
+        return self._rebind_host(host, profile)
+
+    def _rebind_host(self, host: Host, profile: Profile) -> Host:
+        if profile.name == host.profile:
+            return host
+        if host.token is not None:
+            self.tokens.rebind(host.token, profile.name)
+        log.info("host moved host=%s profile=%s", host.name, profile.name)
+        return self.hosts.upsert(host.name, profile=profile.name, arch=host.arch,
+                                 cpu_features=host.cpu_features, token=host.token)
 
     def report_host(self, name: str, result: str, installed: list[str]) -> Host:
         return self.hosts.report(name, result, installed)
@@ -394,12 +442,18 @@ class Farm:
                 for p in sorted(source.tree.rglob("01*")) if p.is_file()}
 
     def _profile_for(self, host: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-                     cpu_features: frozenset[str], base: str | None) -> Profile:
+                     cpu_features: frozenset[str], base: str | None, *,
+                     joinable: set[str] | None = None) -> Profile:
+        """The profile for a host's configuration: an identical existing one (among
+        `joinable`, or any), else the host's own, made from a tree the host rules allow."""
         with tempfile.TemporaryDirectory(dir=self.data_dir) as tmp:
-            unpack_tree(packed_tree, Path(tmp) / "tree",
-                        max_bytes=self.settings.server.max_profile_bytes)
-            digest = tree_digest(Path(tmp) / "tree", make_profile)
-        profile = self.profiles.find_by_digest(digest)
+            tree = Path(tmp) / "tree"
+            unpack_tree(packed_tree, tree, max_bytes=self.settings.server.max_profile_bytes)
+            drop_machine_local(tree)
+            profile = self.profiles.find_by_digest(tree_digest(tree, make_profile), joinable)
+            if profile is None:
+                check_host_tree(tree, repositories=set(self.repositories.locations()),
+                                base=self.profiles.get(base).tree if base else None)
         if profile is not None:
             if missing := sorted(profile.cpu_features - cpu_features):
                 raise InvalidInput(f"host {host}'s CPU lacks {', '.join(missing)}, which "
@@ -444,14 +498,26 @@ class Farm:
         """An instance by its SHA-256 (or a unique prefix of 8+ hex digits) or its PATH."""
         return self.catalog.lookup(ref)
 
-    def mirror_file(self, name: str) -> Path:
-        """A distfile the farm can serve to its workers: from DISTDIR or a repository's bundle."""
-        if not name or "/" in name or name.startswith("."):
+    def mirror_file(self, name: str) -> int:
+        """An open descriptor of a distfile the farm serves to its workers: a regular file
+        directly in DISTDIR or a repository's bundle. A symlink is never followed (a build
+        writes DISTDIR, and could plant one pointing anywhere)."""
+        if not name or "/" in name or name.startswith(".") or "\0" in name:
             raise NotFound(f"no distfile {name!r}")
         places = [self.distdir] + [r.distfiles for r in self.repositories.list() if r.distfiles]
         for place in places:
-            candidate = place / name
-            if candidate.is_file():
-                return candidate
+            try:
+                fd = os.open(place / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                return fd
+            os.close(fd)
         raise NotFound(f"no distfile {name!r} on this farm")
+
+    def visible(self, profile_name: str, instance: Instance) -> bool:
+        """Whether `profile_name`'s binhost lists `instance`."""
+        profile = self.profiles.find(profile_name)
+        return profile is not None and any(
+            i.sha256 == instance.sha256 for i in self.catalog.visible_to(self._viewer(profile)))
 

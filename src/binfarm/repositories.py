@@ -17,7 +17,7 @@ from binfarm.errors import Conflict, InvalidInput
 from binfarm.profiles.model import check_repo_name
 from binfarm.revisions import revision_of
 
-__all__ = ["Repository", "RepositoryRegistry"]
+__all__ = ["Repository", "RepositoryRegistry", "check_distfiles_dir"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,17 @@ class Repository:
     @classmethod
     def from_row(cls, row: Any) -> Repository:
         return cls(row.name, Path(row.location), Path(row.distfiles) if row.distfiles else None)
+
+
+def check_distfiles_dir(path: Path) -> None:
+    """A repository's distfiles are served to anyone who may fetch: refuse anything but a
+    real directory holding only regular files (not /etc, not a symlink)."""
+    if path.is_symlink() or not path.is_dir():
+        raise InvalidInput(f"--distfiles {path}: not a directory")
+    for entry in path.iterdir():
+        if entry.is_symlink() or not entry.is_file():
+            raise InvalidInput(f"--distfiles {path} holds {entry.name!r}, which is not a "
+                               "regular file: give a directory of distfiles only")
 
 
 class RepositoryRegistry:
@@ -50,6 +61,8 @@ class RepositoryRegistry:
             raise InvalidInput(f"{location} is repository {found!r}, not {name!r}")
         if name in self.locations():
             raise Conflict(f"repository {name!r} is already registered")
+        if distfiles is not None:
+            check_distfiles_dir(distfiles)
         with self.engine.begin() as conn:
             conn.execute(insert(repositories).values(
                 name=name, location=str(location.absolute()),

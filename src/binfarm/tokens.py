@@ -1,15 +1,20 @@
 """API tokens: random secrets, stored only as SHA-256 digests, each with a role.
 
-admin may do everything; worker may run the worker protocol; client may request builds
-for its one profile. A token may be limited to networks (CIDRs).
+admin may do everything. viewer reads everything but tokens. worker runs the worker
+protocol, as the one worker name it took at its first registration. client requests builds
+for its one profile and reads only that profile's builds, tree and binhost (a host's token
+is a client token). enroll registers one fleet machine, for its profile, and is used up by
+it. binhost reads one profile's binhost and the distfiles mirror, and nothing else: it is
+what a build root holds. A token may be limited to networks (CIDRs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -19,13 +24,21 @@ from sqlalchemy import Engine, insert, select, update
 from binfarm.db.tables import tokens
 from binfarm.errors import Denied, Forbidden, InvalidInput, NotFound
 
-__all__ = ["Role", "Token", "TokenStore"]
+__all__ = ["PROFILE_ROLES", "READ_ALL_ROLES", "Role", "Token", "TokenStore"]
 
 
 class Role(StrEnum):
     ADMIN = "admin"
+    VIEWER = "viewer"
     WORKER = "worker"
     CLIENT = "client"
+    ENROLL = "enroll"
+    BINHOST = "binhost"
+
+
+# Roles bound to one profile, and roles that read everything (but tokens).
+PROFILE_ROLES = frozenset({Role.CLIENT, Role.ENROLL, Role.BINHOST})
+READ_ALL_ROLES = frozenset({Role.ADMIN, Role.VIEWER, Role.WORKER})
 
 
 @dataclass(frozen=True)
@@ -37,11 +50,22 @@ class Token:
     networks: tuple[str, ...]
     created_at: float
     revoked_at: float | None
+    worker: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Token:
         return cls(row.id, row.name, Role(row.role), row.profile, tuple(row.networks or ()),
-                   row.created_at, row.revoked_at)
+                   row.created_at, row.revoked_at, row.worker)
+
+    def may_read(self, profile: str) -> None:
+        """Forbidden unless this token may read what belongs to `profile`."""
+        if self.role in READ_ALL_ROLES or self.profile == profile:
+            return
+        raise Forbidden(f"token {self.name!r} ({self.role}) may not read profile {profile!r}")
+
+    @property
+    def reads_all(self) -> bool:
+        return self.role in READ_ALL_ROLES
 
     def may_request_for(self, profile: str) -> None:
         """Forbidden unless this token may ask for builds of `profile`."""
@@ -61,8 +85,11 @@ class TokenStore:
         """A new token and its secret; only the digest is kept, so the secret is shown once."""
         if not name or len(name) > 128:
             raise InvalidInput("a token needs a name of 1-128 characters")
-        if (role == Role.CLIENT) != (profile is not None):
-            raise InvalidInput("a client token needs --profile, and only a client token has one")
+        if not name.isprintable():
+            raise InvalidInput("a token's name must be printable (no control characters)")
+        if (role in PROFILE_ROLES) != (profile is not None):
+            raise InvalidInput(f"a {', '.join(sorted(PROFILE_ROLES))} token needs --profile, "
+                               "and only those have one")
         cidrs = [_cidr(n) for n in networks]
         secret = f"bf_{secrets.token_urlsafe(32)}"
         with self.engine.begin() as conn:
@@ -99,6 +126,51 @@ class TokenStore:
             row = conn.execute(select(tokens).where(where)
                                .order_by(tokens.c.id.desc())).first()
         return Token.from_row(row)
+
+    def act_as_worker(self, token: Token, name: str) -> None:
+        """Check that `token` may speak for worker `name`: a worker token takes the name at
+        its first registration and keeps it; a name another token took is refused."""
+        if token.role == Role.ADMIN:
+            return
+        if token.worker == name:
+            return
+        if token.worker is not None:
+            raise Forbidden(f"token {token.name!r} is worker {token.worker!r}'s, not {name!r}'s")
+        with self.engine.begin() as conn:
+            taken = conn.execute(select(tokens.c.name).where(
+                tokens.c.worker == name, tokens.c.revoked_at.is_(None))).first()
+            if taken is not None:
+                raise Forbidden(f"worker name {name!r} belongs to token {taken.name!r}")
+            bound = conn.execute(update(tokens).where(
+                tokens.c.id == token.id, tokens.c.worker.is_(None)).values(worker=name)).rowcount
+        if not bound:
+            raise Forbidden(f"token {token.name!r} is already bound to another worker")
+
+    @contextlib.contextmanager
+    def used_once(self, token: Token) -> Iterator[None]:
+        """Use a one-use token up for the `with` block; it is given back if the block fails."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(tokens).where(
+                tokens.c.id == token.id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())).rowcount
+        if not done:
+            raise Denied(f"token {token.name!r} was used already")
+        try:
+            yield
+        except BaseException:
+            with self.engine.begin() as conn:
+                conn.execute(update(tokens).where(tokens.c.id == token.id)
+                             .values(revoked_at=None))
+            raise
+
+    def replace(self, name: str, role: Role, profile: str) -> str:
+        """A fresh secret for the token `name`, revoking the one before (a worker's
+        per-profile binhost credential)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(tokens).where(tokens.c.name == name,
+                                              tokens.c.revoked_at.is_(None))
+                         .values(revoked_at=self.clock()))
+        return self.create(name, role, profile=profile)[1]
 
     def rebind(self, token_id: int, profile: str) -> None:
         """Point a client token at another profile (its host moved)."""

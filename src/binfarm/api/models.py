@@ -10,11 +10,14 @@ __all__ = [
     "BuildOut",
     "BuildRequestIn",
     "CpuIn",
+    "CredentialIn",
+    "CredentialOut",
     "ErrorBody",
     "ExplainOut",
     "FinishIn",
     "HeartbeatOut",
     "HostOut",
+    "HostProfileIn",
     "HostRegisteredOut",
     "InstanceDetail",
     "InstanceOut",
@@ -53,6 +56,7 @@ class ErrorBody(BaseModel):
 class RepositoryOut(BaseModel):
     name: str
     location: str
+    distfiles: str | None = None
 
 
 class RepositoryIn(BaseModel):
@@ -174,6 +178,10 @@ class WorkerOut(BaseModel):
     chroot: bool = False
 
 
+class HostProfileIn(BaseModel):
+    profile: str = Field(min_length=1, max_length=64)
+
+
 class HostOut(BaseModel):
     name: str
     profile: str
@@ -207,7 +215,7 @@ class HeartbeatOut(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=128)
-    role: str = Field(pattern=r"^(admin|worker|client)$")
+    role: str = Field(pattern=r"^(admin|viewer|worker|client|enroll|binhost)$")
     profile: str | None = Field(None, max_length=64)
     networks: list[str] = Field(default_factory=list, max_length=64)
 
@@ -289,6 +297,18 @@ class BuildOut(BaseModel):
 class LeaseIn(BaseModel):
     worker: str = Field(min_length=1, max_length=128)
     wait_s: float = Field(0.0, ge=0, le=60, description="Wait this long for a build.")
+
+
+class CredentialIn(BaseModel):
+    worker: str = Field(min_length=1, max_length=128)
+    profile: str = Field(min_length=1, max_length=64)
+
+
+class CredentialOut(BaseModel):
+    """A read-only credential for one profile's binhost and the mirror, for a build root."""
+
+    user: str
+    secret: str
 
 
 class FinishIn(BaseModel):

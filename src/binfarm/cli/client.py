@@ -19,10 +19,10 @@ from binfarm.cli.render import STATE_STYLES, console
 from binfarm.client.binrepos import write_binrepos
 from binfarm.client.machine import ClientState, Machine
 from binfarm.client.sync import apply_sync, plan_sync
-from binfarm.client.update import LOCAL_ONLY, UpdateReporter, update
+from binfarm.client.update import UpdateReporter, update
 from binfarm.errors import BinfarmError
 from binfarm.gentoo.toolchain import cpu_spec
-from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pack_tree
 from binfarm.settings import ClientEnvironment
 from binfarm.worker.machine import local_arch, local_cpu_features
 
@@ -61,7 +61,7 @@ def register(
     url = server or cli.server
     with FarmClient(url, token or cli.resolved_token()) as client:
         registered = client.register_host(name or socket.gethostname(),
-                                          pack_tree(config_dir, LOCAL_ONLY),
+                                          pack_tree(config_dir, MACHINE_LOCAL_FILES),
                                           str(ref) if ref else None, arch=local_arch(),
                                           cpu_features=sorted(features), base=profile)
     host = registered.host

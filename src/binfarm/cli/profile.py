@@ -9,7 +9,7 @@ import typer
 
 from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import console, print_profile, print_profiles
-from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pack_tree
 from binfarm.profiles.model import check_profile_name
 
 __all__ = ["app"]
@@ -39,8 +39,10 @@ def add(
     check_profile_name(name)
     ref = find_make_profile(config_dir)
     with cli.client() as client:
-        profile = client.add_profile(name, pack_tree(config_dir), str(ref) if ref else None,
-                                     cpu=cpu, exact_flags=exact_flags)
+        # binrepos.conf holds this machine's credentials: never part of a profile.
+        packed = pack_tree(config_dir, MACHINE_LOCAL_FILES)
+        profile = client.add_profile(name, packed, str(ref) if ref else None, cpu=cpu,
+                                     exact_flags=exact_flags)
         if world is not None:
             profile = client.set_world(name, read_world(world))
     console.print(f"[green]added profile[/] {profile.name}")

@@ -18,7 +18,9 @@ app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=Tr
 @app.command("create")
 def create(
     ctx: typer.Context,
-    role: Annotated[str, typer.Option(help="admin, worker, or client (one profile).")],
+    role: Annotated[str, typer.Option(
+        help="admin, viewer (reads all), worker, client (one profile), enroll (registers "
+             "one machine for a profile, once) or binhost (reads one profile's binhost).")],
     profile: Annotated[str | None, typer.Option(help="The profile a client token is for.")
                        ] = None,
     name: Annotated[str | None, typer.Option(help="A name to know it by [default: ROLE].")

@@ -19,11 +19,10 @@ from binfarm.client.binrepos import write_binrepos
 from binfarm.client.emerge import BINHOST_OPTIONS, pretend, run_emerge
 from binfarm.client.machine import ClientState, Machine
 from binfarm.errors import BinfarmError, Unavailable
-from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pack_tree
 
-__all__ = ["LOCAL_ONLY", "UpdateReporter", "UpdateResult", "update"]
+__all__ = ["UpdateReporter", "UpdateResult", "update"]
 
-LOCAL_ONLY = frozenset({"binrepos.conf"})  # machine-local: holds the farm credentials
 _FINAL = {"succeeded", "failed", "cancelled"}
 _EMERGE_TIMEOUT_S = 24 * 3600.0
 _POLL_S = 1.0
@@ -86,7 +85,7 @@ def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_
 def _send_config(client: FarmClient, machine: Machine, state: ClientState) -> None:
     """The farm follows this machine's configuration; a new profile means a new binhost."""
     ref = find_make_profile(machine.config_dir)
-    host = client.update_host_config(state.host, pack_tree(machine.config_dir, LOCAL_ONLY),
+    host = client.update_host_config(state.host, pack_tree(machine.config_dir, MACHINE_LOCAL_FILES),
                                      str(ref) if ref else None)
     if host.profile != state.profile:
         state.profile = host.profile

@@ -50,6 +50,8 @@ tokens = Table(
     Column("profile", String(64)),
     # CIDRs the token may be used from; empty or NULL: anywhere.
     Column("networks", JSON),
+    # The worker name a worker token took at its first registration; it acts only as that.
+    Column("worker", String(128)),
 )
 
 repositories = Table(

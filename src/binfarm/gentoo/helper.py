@@ -18,7 +18,10 @@ import os
 import re
 import shutil
 import sys
+import tarfile
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from binfarm.gentoo.protocol import (
@@ -28,6 +31,7 @@ from binfarm.gentoo.protocol import (
     ProfileInfo,
     Resolution,
 )
+from binfarm.keys.hooks import hooks_digest
 from binfarm.keys.inputs import KeyInputs, compute_key
 
 __all__ = ["main"]
@@ -77,6 +81,9 @@ def inspect_profile(root: str) -> dict[str, Any]:
         profiles=list(settings.profiles),
         repositories={repo.name: repo.location for repo in repos},
         main_repo=repos.mainRepo().name if repos.mainRepo() else None,
+        fflags=settings.get("FFLAGS", ""),
+        fcflags=settings.get("FCFLAGS", ""),
+        makeopts=settings.get("MAKEOPTS", ""),
     )
     if not info.chost:
         raise _Refused("invalid", "!!! the profile sets no CHOST")
@@ -139,11 +146,59 @@ def describe_binpkg(root: str, path: str) -> dict[str, Any]:
             if key not in entry and key in index.header:
                 entry[key] = index.header[key]
         entry.pop("PATH", None)  # the farm chooses where it serves the file
+        md = _binpkg_metadata(path, settings)
+        ebuild = md.get(f"{md.get('PF', '')}.ebuild", b"").decode(errors="replace")
+        _check_image(_image_members(settings, path),
+                     setuid_ok=bool(_SETUID_HINT.search(ebuild))
+                     or "fcaps" in md.get("INHERITED", "").split())
         inputs = _KeyContext(root).from_binpkg(path)
         return {"entry": entry, "key_inputs": inputs.to_json()}
 
 
-_FLAG_VARS = ("CFLAGS", "CXXFLAGS", "FFLAGS", "LDFLAGS")
+# An ebuild that sets a setuid or setgid mode (fperms 4711, chmod u+s, install -m 2755).
+_SETUID_HINT = re.compile(r"(?:fperms|chmod|-m)\s+(?:[0-7]?[2467][0-7]{3}\b|[ugoa]*[+=][rwxXt]*s)")
+
+
+def _image_members(settings: Any, path: str) -> Iterator[tarfile.TarInfo]:
+    """The members of a binary package's image, read as a stream (nothing is extracted)."""
+    from portage.binpkg import get_binpkg_format
+
+    if get_binpkg_format(path) == "xpak":
+        with tarfile.open(path, "r|*") as image:
+            yield from image
+        return
+    from portage.gpkg import gpkg, tar_stream_reader
+
+    package = gpkg(settings, None, path)
+    with tarfile.open(path, "r") as container:
+        member, compression = package._get_inner_tarinfo(container, "image")
+        with tar_stream_reader(container.extractfile(member),
+                               package._get_decompression_cmd(compression)) as stream, \
+                tarfile.open(mode="r|", fileobj=stream) as image:
+            yield from image
+
+
+def _check_image(members: Iterator[tarfile.TarInfo], *, setuid_ok: bool) -> None:
+    """Refuse an image with a member outside it, a device or FIFO, or a setuid/setgid file
+    its ebuild does not ask for."""
+    try:
+        for member in members:
+            name = member.name.removeprefix("./")
+            parts = name.split("/")
+            targets = [member.linkname] if member.islnk() else []
+            if name.startswith("/") or ".." in parts or any(
+                    t.startswith("/") or ".." in t.split("/") for t in targets):
+                raise _Refused("invalid", f"the image has a path outside it: {member.name!r}")
+            if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+                raise _Refused("invalid", f"the image has a device or FIFO: {member.name!r}")
+            if member.mode & 0o6000 and not setuid_ok:
+                raise _Refused("invalid", f"the image has a setuid/setgid file its ebuild does "
+                                          f"not install: {member.name!r}")
+    except (tarfile.TarError, OSError) as exc:
+        raise _Refused("invalid", f"cannot read the package's image: {exc}") from exc
+
+
+_FLAG_VARS = ("CFLAGS", "CXXFLAGS", "FFLAGS", "FCFLAGS", "LDFLAGS")
 _SLOT_DEP_VARS = ("DEPEND", "RDEPEND")
 
 
@@ -160,6 +215,7 @@ class _KeyContext:
         self.pkgsettings = portage.config(clone=self.settings)
         # The farm's layer says when the profile builds in a chroot root (for /).
         self.for_root = self.settings.get(ROOT_KIND_VAR) == "chroot"
+        self.hooks = hooks_digest(Path(root) / "etc" / "portage")
         self._files: dict[str, str] = {}
         self._slots: dict[str, str] = {}
 
@@ -216,7 +272,7 @@ class _KeyContext:
             ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=repo)),
             eclasses=self.eclasses(repo, inherited.split()),
             slot_deps=self.slot_deps(deps, use, built=False),
-            for_root=self.for_root,
+            for_root=self.for_root, hooks=self.hooks,
         )
 
     def predict_package(self, pkg: Any, children: list[Any]) -> KeyInputs:
@@ -238,7 +294,7 @@ class _KeyContext:
             eclasses=self.eclasses(pkg.repo, metadata["INHERITED"].split()),
             slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False,
                                      chosen={c.cp: f"{c.slot}/{c.sub_slot}" for c in children}),
-            for_root=self.for_root,
+            for_root=self.for_root, hooks=self.hooks,
         )
 
     def from_binpkg(self, path: str) -> KeyInputs:
@@ -259,7 +315,7 @@ class _KeyContext:
             eclasses=self.eclasses(repo, md.get("INHERITED", "").split())
             if repo in self.settings.repositories else {},
             slot_deps=self.slot_deps([md.get(v, "") for v in _SLOT_DEP_VARS], use, built=True),
-            for_root=not md.get("EPREFIX", "").strip(),
+            for_root=not md.get("EPREFIX", "").strip(), hooks=self.hooks,
         )
 
 

@@ -48,6 +48,13 @@ class ProfileInfo(BaseModel):
     profiles: list[str]
     repositories: dict[str, str]
     main_repo: str | None
+    fflags: str = ""
+    fcflags: str = ""
+    makeopts: str = ""
+
+    @property
+    def flag_values(self) -> tuple[str, ...]:
+        return (self.cflags, self.cxxflags, self.fflags, self.fcflags, self.ldflags)
 
 
 class Resolution(BaseModel):

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import subprocess
+from collections.abc import Iterable
 from typing import Final
 
 from binfarm.errors import InvalidInput, Unavailable
 from binfarm.keys.cpu import ISA_EXTENSIONS, features_from_cpu_flags
+from binfarm.keys.inputs import KeyInputs
 
-__all__ = ["CpuSpec", "cpu_spec", "isa_of_flags", "required_isa"]
+__all__ = ["CpuSpec", "cpu_spec", "isa_of_flags", "isa_of_inputs", "required_isa"]
 
 _OPTION: Final = re.compile(r"^\s+-m([a-z0-9.-]+)\s+\[enabled\]\s*$", re.MULTILINE)
 _TIMEOUT_S: Final = 30.0
@@ -26,7 +27,7 @@ _BASELINE: Final = "-march=x86-64"
 @functools.lru_cache(maxsize=1024)
 def isa_of_flags(flags: str, gcc: str = "gcc") -> frozenset[str]:
     """The extensions gcc enables for `flags` (only -m and -march options are passed)."""
-    relevant = [f for f in shlex.split(flags) if f.startswith(("-m", "-march="))]
+    relevant = [f for f in flags.split() if f.startswith(("-m", "-march="))]
     try:
         done = subprocess.run([gcc, "-Q", "--help=target", *relevant], capture_output=True,
                               text=True, timeout=_TIMEOUT_S, check=False)
@@ -37,9 +38,18 @@ def isa_of_flags(flags: str, gcc: str = "gcc") -> frozenset[str]:
     return frozenset(m for m in _OPTION.findall(done.stdout) if m in ISA_EXTENSIONS)
 
 
-def required_isa(cflags: str, cpu_flags: frozenset[str]) -> frozenset[str]:
-    """What a binary built with `cflags` and these CPU_FLAGS_X86 needs from a CPU."""
-    return isa_of_flags(cflags) | features_from_cpu_flags(cpu_flags)
+def required_isa(flag_values: Iterable[str], cpu_flags: frozenset[str]) -> frozenset[str]:
+    """What a binary built with these flag variables (CFLAGS, CXXFLAGS, ... each on its own)
+    and these CPU_FLAGS_X86 needs from a CPU: the union of what each variable enables."""
+    needs = features_from_cpu_flags(cpu_flags)
+    for flags in flag_values:
+        needs |= isa_of_flags(flags)
+    return needs
+
+
+def isa_of_inputs(inputs: KeyInputs) -> frozenset[str]:
+    """What a binary with these key inputs needs from a CPU."""
+    return required_isa(inputs.flag_values, inputs.cpu_flags())
 
 
 class CpuSpec:

@@ -20,13 +20,15 @@ def differences(wanted: KeyInputs, have: KeyInputs) -> list[str]:
     if extra or missing:
         changes = [f"+{u}" for u in sorted(missing)] + [f"-{u}" for u in sorted(extra)]
         out.append(f"USE differs: the profile wants {' '.join(changes)}")
-    for name in ("cflags", "cxxflags", "fflags", "ldflags"):
+    for name in ("cflags", "cxxflags", "fflags", "fcflags", "ldflags"):
         if getattr(wanted, name) != getattr(have, name):
             out.append(f"{name.upper()} differ: built with {getattr(have, name)!r}, the "
                        f"profile uses {getattr(wanted, name)!r}")
     if wanted.features != have.features:
         out.append(f"FEATURES differ: built with {' '.join(have.features) or 'none'}, the "
                    f"profile uses {' '.join(wanted.features) or 'none'}")
+    if wanted.hooks != have.hooks:
+        out.append("the profile's build hooks (bashrc, env/, patches/, profile/) differ")
     if wanted.ebuild_sha256 != have.ebuild_sha256:
         out.append("the ebuild changed since this binary was built")
     have_ec, want_ec = dict(have.eclasses), dict(wanted.eclasses)

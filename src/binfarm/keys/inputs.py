@@ -56,12 +56,16 @@ class KeyInputs:
     # Built for / (EPREFIX empty, in a chroot root) rather than for a prefix: paths are
     # compiled in, so the two never share a binary.
     for_root: bool = False
+    fcflags: str = ""
+    # Digest of the profile's build hooks (bashrc, env/, package.env, patches/, profile/): code that
+    # runs in the build, so a profile with them never shares a binary with one without.
+    hooks: str = ""
 
     @classmethod
     def build(cls, *, cpv: str, repo: str, chost: str, use: Iterable[str],
               iuse: Iterable[str], flags: Mapping[str, str], features: Iterable[str],
               ebuild_sha256: str, eclasses: Mapping[str, str],
-              slot_deps: Iterable[str], for_root: bool = False) -> KeyInputs:
+              slot_deps: Iterable[str], for_root: bool = False, hooks: str = "") -> KeyInputs:
         """Canonical inputs: USE filtered by IUSE, flags normalized, everything sorted."""
         names = {flag.lstrip("+-") for flag in iuse}
         return cls(
@@ -71,11 +75,13 @@ class KeyInputs:
             cxxflags=normalize_flags(flags.get("CXXFLAGS", "")),
             fflags=normalize_flags(flags.get("FFLAGS", "")),
             ldflags=normalize_flags(flags.get("LDFLAGS", "")),
+            fcflags=normalize_flags(flags.get("FCFLAGS", "")),
             features=tuple(sorted(set(features) & OUTPUT_FEATURES)),
             ebuild_sha256=ebuild_sha256,
             eclasses=tuple(sorted(eclasses.items())),
             slot_deps=tuple(sorted(set(slot_deps))),
             for_root=for_root,
+            hooks=hooks,
         )
 
     @classmethod
@@ -84,19 +90,28 @@ class KeyInputs:
             **{**data, "use": tuple(data["use"]), "features": tuple(data["features"]),
                "eclasses": tuple((n, h) for n, h in data["eclasses"]),
                "slot_deps": tuple(data["slot_deps"]),
-               "for_root": bool(data.get("for_root", False))}
+               "for_root": bool(data.get("for_root", False)),
+               "fcflags": data.get("fcflags", ""), "hooks": data.get("hooks", "")}
         )
 
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict deep-copies, and the planner calls this for thousands.
-        # `for_root` only when set: prefix keys stay what they were before chroot roots.
-        extra = {"for_root": True} if self.for_root else {}
+        # Later fields only when set: keys stay what they were before the fields existed.
+        extra: dict[str, Any] = {"for_root": True} if self.for_root else {}
+        extra |= {name: value for name, value in (("fcflags", self.fcflags),
+                                                  ("hooks", self.hooks)) if value}
         return {**extra, "cpv": self.cpv, "repo": self.repo, "chost": self.chost,
                 "use": list(self.use), "cflags": self.cflags, "cxxflags": self.cxxflags,
                 "fflags": self.fflags, "ldflags": self.ldflags, "features": list(self.features),
                 "ebuild_sha256": self.ebuild_sha256,
                 "eclasses": [list(pair) for pair in self.eclasses],
                 "slot_deps": list(self.slot_deps)}
+
+    @property
+    def flag_values(self) -> tuple[str, ...]:
+        """Each compiler flag variable on its own: a later -march in one does not cancel
+        an earlier one in another, so what a CPU needs is the union over them."""
+        return (self.cflags, self.cxxflags, self.fflags, self.fcflags, self.ldflags)
 
     @property
     def target(self) -> str:

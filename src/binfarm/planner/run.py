@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from binfarm.errors import InvalidInput
 from binfarm.farm import Farm
-from binfarm.gentoo.toolchain import required_isa
+from binfarm.gentoo.toolchain import isa_of_inputs
 from binfarm.planner.plan import FleetPlan, PlannedPackage
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build, Requester
@@ -64,8 +64,7 @@ def enqueue_plan(farm: Farm, plan: FleetPlan, requester: Requester) -> list[Buil
                 profile=profile.name, atom=f"={package.cpv}", cpv=package.cpv,
                 key=package.key, env={}, priority=0, requester=requester, after=after,
                 repositories=snapshots,
-                required_isa=required_isa(f"{inputs.cflags} {inputs.cxxflags}",
-                                          inputs.cpu_flags()))
+                required_isa=isa_of_inputs(inputs))
             build_of[package.key] = build.id
             queued.append(build)
     log.info("plan enqueued builds=%s", len(queued))

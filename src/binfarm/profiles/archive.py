@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Final
@@ -17,9 +18,12 @@ from typing import Final
 from binfarm.errors import InvalidInput
 from binfarm.profiles.model import MakeProfileRef
 
-__all__ = ["find_make_profile", "pack_tree", "tree_digest", "unpack_tree"]
+__all__ = ["MACHINE_LOCAL_FILES", "drop_machine_local", "find_make_profile", "pack_tree",
+           "tree_digest", "unpack_tree"]
 
 _MAX_MEMBERS: Final = 10_000
+# A machine's own, never a profile's: binrepos.conf holds the machine's farm credentials.
+MACHINE_LOCAL_FILES: Final = frozenset({"binrepos.conf"})
 
 
 def find_make_profile(config_dir: Path) -> MakeProfileRef | None:
@@ -60,6 +64,17 @@ def pack_tree(config_dir: Path, exclude: frozenset[str] = frozenset()) -> bytes:
                 continue
             tar.add(path, arcname=str(rel), recursive=False)
     return buffer.getvalue()
+
+
+def drop_machine_local(tree: Path) -> None:
+    """Remove what belongs to the sending machine from a received tree: the farm never
+    keeps a machine's binrepos.conf credentials, and writes its own."""
+    for name in MACHINE_LOCAL_FILES:
+        path = tree / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def tree_digest(tree: Path, make_profile: MakeProfileRef | None) -> str:

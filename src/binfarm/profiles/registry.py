@@ -26,7 +26,7 @@ from binfarm.gentoo.configroot import NodeLayer, write_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ProfileInfo
 from binfarm.gentoo.toolchain import CpuSpec, cpu_spec, required_isa
-from binfarm.profiles.archive import tree_digest, unpack_tree
+from binfarm.profiles.archive import drop_machine_local, tree_digest, unpack_tree
 from binfarm.profiles.model import MakeProfileRef, check_profile_name
 from binfarm.store.catalog import Viewer
 
@@ -89,6 +89,7 @@ class ProfileRegistry:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
         try:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
+            drop_machine_local(staging / "tree")
             info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
             spec = _checked_cpu(info, cpu)
             final = self.root / name
@@ -116,6 +117,7 @@ class ProfileRegistry:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
         try:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
+            drop_machine_local(staging / "tree")
             info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
             _checked_cpu(info, None if profile.cpu_spec == _OWN_FLAGS else profile.cpu_spec)
             digest = tree_digest(staging / "tree", make_profile)
@@ -142,11 +144,13 @@ class ProfileRegistry:
                          .values(world=sorted(set(atoms)), updated_at=self.clock()))
         return self.get(name)
 
-    def find_by_digest(self, digest: str) -> Profile | None:
-        """A profile whose stored tree is exactly this one."""
+    def find_by_digest(self, digest: str, among: set[str] | None = None) -> Profile | None:
+        """A profile whose stored tree is exactly this one (one of `among`, if given)."""
+        query = select(profiles).where(profiles.c.tree_digest == digest)
+        if among is not None:
+            query = query.where(profiles.c.name.in_(sorted(among)))
         with self.engine.connect() as conn:
-            row = conn.execute(select(profiles).where(profiles.c.tree_digest == digest)
-                               .order_by(profiles.c.name).limit(1)).first()
+            row = conn.execute(query.order_by(profiles.c.name).limit(1)).first()
         return Profile.from_row(row, self.root) if row else None
 
     def set_cpu(self, name: str, cpu: str | None, exact_flags: bool | None = None) -> Profile:
@@ -195,7 +199,7 @@ class ProfileRegistry:
 
 
 def _checked_cpu(info: ProfileInfo, cpu: str | None) -> CpuSpec:
-    own = required_isa(f"{info.cflags} {info.cxxflags}", frozenset(info.cpu_flags_x86))
+    own = required_isa(info.flag_values, frozenset(info.cpu_flags_x86))
     if cpu is None:
         return CpuSpec(_OWN_FLAGS, own)
     spec = cpu_spec(cpu)

@@ -196,6 +196,8 @@ class BuildQueue:
         build = self.get(build_id)
         if build.state != BuildState.RUNNING or build.worker != worker:
             raise Conflict(f"worker {worker!r} does not hold build {build_id}")
+        if build.lease_expires_at is not None and build.lease_expires_at < self.clock():
+            raise Conflict(f"worker {worker!r}'s lease of build {build_id} has expired")
         return build
 
     def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:

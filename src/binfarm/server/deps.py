@@ -14,7 +14,8 @@ from binfarm.errors import Denied, Forbidden
 from binfarm.farm import Farm
 from binfarm.tokens import Role, Token
 
-__all__ = ["AdminToken", "BinhostReader", "FarmDep", "RequesterToken", "WorkerToken"]
+__all__ = ["AdminToken", "BinhostReader", "EnrollToken", "FarmDep", "MirrorReader",
+           "ReaderToken", "RequesterToken", "WorkerToken"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -44,9 +45,10 @@ def _role(*roles: Role) -> Callable[..., Awaitable[Token]]:
     return check
 
 
-async def binhost_reader(profile: str, request: Request, farm: FarmDep) -> None:
-    """Check binhost credentials: Portage sends `user:TOKEN@` from binrepos.conf as Basic
-    auth. Sent ones must be valid and may be a client token of this profile only."""
+async def _fetcher_token(request: Request, farm: FarmDep) -> Token | None:
+    """The token a fetcher sent: Portage sends `user:TOKEN@` from a sync-uri or mirror URI
+    as Basic auth (a Bearer token is taken too). None when none was sent and the farm does
+    not require one."""
     header = request.headers.get("authorization", "")
     secret = None
     if header.lower().startswith("basic "):
@@ -54,17 +56,39 @@ async def binhost_reader(profile: str, request: Request, farm: FarmDep) -> None:
             secret = base64.b64decode(header[6:]).decode().partition(":")[2]
         except (ValueError, UnicodeDecodeError):
             secret = ""
+    elif header.lower().startswith("bearer "):
+        secret = header[7:].strip()
     if secret is None:
         if farm.settings.server.binhost_auth == "required":
-            raise Denied("this binhost needs credentials (sync-uri = http://HOST:TOKEN@...)")
-        return
+            raise Denied("this farm needs credentials (sync-uri = http://HOST:TOKEN@...)")
+        return None
     address = request.client.host if request.client else None
-    token = await run_in_threadpool(farm.tokens.verify, secret, address)
-    if token.role == Role.CLIENT and token.profile != profile:
-        raise Forbidden(f"token {token.name!r} may not read profile {profile!r}'s binhost")
+    return await run_in_threadpool(farm.tokens.verify, secret, address)
+
+
+async def binhost_reader(profile: str, token: Annotated[Token | None,
+                                                        Depends(_fetcher_token)]) -> None:
+    """Sent credentials must be valid, and a profile-bound token may read only its own
+    profile's binhost."""
+    if token is not None and token.role != Role.ENROLL:
+        token.may_read(profile)
+    elif token is not None:
+        raise Forbidden("an enrollment token only registers a machine")
+
+
+async def mirror_reader(token: Annotated[Token | None, Depends(_fetcher_token)]) -> None:
+    """The distfiles mirror: any valid token, or none when the farm does not require one."""
+    if token is not None and token.role == Role.ENROLL:
+        raise Forbidden("an enrollment token only registers a machine")
 
 
 BinhostReader = Depends(binhost_reader)
+MirrorReader = Depends(mirror_reader)
 AdminToken = Annotated[Token, Depends(_role(Role.ADMIN))]
 WorkerToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.WORKER))]
 RequesterToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.CLIENT))]
+# Reads: a viewer, admin or worker sees everything; a client its own profile's (checked by
+# the route with Token.may_read).
+ReaderToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.VIEWER, Role.WORKER,
+                                             Role.CLIENT))]
+EnrollToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.ENROLL))]

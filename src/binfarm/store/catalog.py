@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from binfarm.db.tables import index_states, instances
+from binfarm.db.tables import builds, index_states, instances
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
 from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
@@ -87,6 +87,12 @@ class IndexState:
     timestamp: int
 
 
+# An instance is published when the build that uploaded it succeeded (or it came from no
+# build): a failed or cancelled build's uploads are kept but never listed or reused.
+_PUBLISHED = or_(instances.c.build.is_(None), instances.c.build.in_(
+    select(builds.c.id).where(builds.c.state == "succeeded")))
+
+
 class Catalog:
     def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
         self.engine = engine
@@ -134,12 +140,15 @@ class Catalog:
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start:start + 500]
                 found.update(conn.execute(select(instances.c.key)
-                                          .where(instances.c.key.in_(chunk))).scalars())
+                                          .where(instances.c.key.in_(chunk), _PUBLISHED))
+                             .scalars())
         return found
 
     def by_key(self, key: str) -> Instance | None:
-        """The newest instance with build key `key`."""
-        query = select(instances).where(instances.c.key == key).order_by(instances.c.id.desc())
+        """The first published instance with build key `key` (a later one never displaces
+        it)."""
+        query = select(instances).where(instances.c.key == key, _PUBLISHED) \
+            .order_by(instances.c.id)
         with self.engine.connect() as conn:
             row = conn.execute(query.limit(1)).first()
         return Instance.from_row(row) if row else None
@@ -168,7 +177,7 @@ class Catalog:
 
     def visible_to(self, viewer: Viewer) -> list[Instance]:
         """The instances a profile's index lists (see the module docstring)."""
-        query = select(instances).order_by(instances.c.id)
+        query = select(instances).where(_PUBLISHED).order_by(instances.c.id)
         with self.engine.connect() as conn:
             fitting = [i for i in map(Instance.from_row, conn.execute(query))
                        if viewer.fit(i).ok]
@@ -190,7 +199,8 @@ class Catalog:
     def find(self, viewer: Viewer, path: str) -> Instance:
         """The instance served at `path` to `viewer`; NotFound unless its index lists it."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(instances).where(instances.c.path == path)).first()
+            row = conn.execute(select(instances).where(instances.c.path == path, _PUBLISHED)
+                               ).first()
         if row is not None and viewer.fit(instance := Instance.from_row(row)).ok:
             return instance
         raise NotFound(f"no package {path!r} in this binhost")

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from binfarm.db.tables import build_roots, profiles
-from binfarm.errors import Conflict, InvalidInput, NotFound
-from binfarm.queue.rules import BuildState, backoff_s, check_env
+from binfarm.errors import Conflict, NotFound
+from binfarm.queue.rules import BuildState, backoff_s
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.settings import QueueSettings
@@ -198,14 +198,6 @@ def test_a_server_restart_gives_running_builds_time_to_report(queue: BuildQueue,
     assert queue.extend_leases(60) == 1
     queue.sweep()
     assert queue.finish(build.id, "w1", ok=True, error=None).state == BuildState.SUCCEEDED
-
-
-def test_environment_overrides_are_checked() -> None:
-    assert check_env({"USE": "-nls", "MAKEOPTS": "-j2"}) == {"MAKEOPTS": "-j2", "USE": "-nls"}
-    with pytest.raises(InvalidInput, match="cannot override PATH"):
-        check_env({"PATH": "/tmp"})
-    with pytest.raises(InvalidInput, match="one printable line"):
-        check_env({"USE": "a\nb"})
 
 
 def test_backoff_doubles_and_is_capped() -> None:

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from binfarm.api.models import BuildOut, BuildRequestIn
+from binfarm.farm import Farm
 from binfarm.queue.rules import BuildState
-from binfarm.queue.service import Requester
-from binfarm.server.deps import FarmDep, RequesterToken
+from binfarm.queue.service import Build, Requester
+from binfarm.server.deps import FarmDep, ReaderToken, RequesterToken
 from binfarm.server.routes.convert import BuildId, ByteOffset, build_out
+from binfarm.tokens import Role, Token
 
 __all__ = ["router"]
 
@@ -23,7 +25,9 @@ async def request_builds(body: BuildRequestIn, farm: FarmDep,
                          token: RequesterToken) -> list[BuildOut]:
     """Queue a build of each atom for the profile; a build with the same key is joined, and
     a key already stored is answered with the build that made it."""
-    requester = Requester(body.requester or token.name, token.id, body.webhook)
+    # Only the admin names a requester; anyone else is who their token says.
+    name = (body.requester or token.name) if token.role == Role.ADMIN else token.name
+    requester = Requester(name, token.id, body.webhook)
     builds = await run_in_threadpool(
         lambda: farm.request_builds(body.profile, body.atoms, requester=requester, token=token,
                                     env=body.env, priority=body.priority))
@@ -34,18 +38,28 @@ async def request_builds(body: BuildRequestIn, farm: FarmDep,
 @router.get("/builds")
 def list_builds(
     farm: FarmDep,
+    token: ReaderToken,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
     state: Annotated[list[BuildState] | None, Query()] = None,
     profile: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[BuildOut]:
-    """Builds, newest first."""
+    """Builds, newest first (a client token: its profile's only)."""
+    if not token.reads_all:
+        token.may_read(profile or token.profile or "")
+        profile = token.profile
     builds = farm.queue.list(limit, states=frozenset(state) if state else None, profile=profile)
     return [build_out(b, requesters=farm.queue.requester_count(b.id)) for b in builds]
 
 
+def _readable(farm: Farm, build_id: int, token: Token) -> Build:
+    build = farm.queue.get(build_id)
+    token.may_read(build.profile)
+    return build
+
+
 @router.get("/builds/{build_id}")
-def get_build(build_id: BuildId, farm: FarmDep) -> BuildOut:
-    return build_out(farm.queue.get(build_id), farm.catalog.for_build(build_id),
+def get_build(build_id: BuildId, farm: FarmDep, token: ReaderToken) -> BuildOut:
+    return build_out(_readable(farm, build_id, token), farm.catalog.for_build(build_id),
                      farm.queue.requester_count(build_id))
 
 
@@ -57,7 +71,8 @@ def cancel_build(build_id: BuildId, farm: FarmDep, token: RequesterToken) -> Bui
 
 @router.get("/builds/{build_id}/log", response_class=Response,
             responses={200: {"content": {"text/plain": {}}}})
-def get_build_log(build_id: BuildId, farm: FarmDep,
+def get_build_log(build_id: BuildId, farm: FarmDep, token: ReaderToken,
                   offset: ByteOffset = 0) -> Response:
     """The build log from byte `offset` on; poll with the growing offset to follow it."""
+    _readable(farm, build_id, token)
     return Response(farm.read_log(build_id, offset), media_type="text/plain; charset=utf-8")

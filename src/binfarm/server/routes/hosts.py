@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.api.models import HostOut, HostRegisteredOut, ReportIn, SharedFileOut
+from binfarm.api.models import HostOut, HostProfileIn, HostRegisteredOut, ReportIn, SharedFileOut
 from binfarm.errors import Forbidden
 from binfarm.farm import Farm
 from binfarm.hosts import Host
 from binfarm.profiles.model import MakeProfileRef
-from binfarm.server.deps import AdminToken, FarmDep, RequesterToken
+from binfarm.server.deps import AdminToken, EnrollToken, FarmDep, ReaderToken, RequesterToken
 from binfarm.server.routes.convert import raw_body, read_limited
 from binfarm.tokens import Role, Token
 
@@ -42,18 +42,19 @@ def _own(farm: Farm, name: str, token: Token) -> Host:
 @router.post("/hosts/{name}", status_code=status.HTTP_201_CREATED,
              openapi_extra=raw_body("application/gzip"))
 async def register_host(
-    name: str, request: Request, farm: FarmDep, _token: AdminToken,
+    name: str, request: Request, farm: FarmDep, token: EnrollToken,
     arch: Annotated[str, Query(min_length=1, max_length=64)],
     cpu_features: Annotated[str, Query(max_length=8192)] = "",
     make_profile: MakeProfile = None,
     base: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HostRegisteredOut:
     """Register a machine from a tar.gz of its /etc/portage: it joins the profile with the
-    same configuration, or gets its own (derived from `base`)."""
+    same configuration, or gets its own (derived from `base`). An enrollment token
+    registers one machine, for its own profile."""
     body = await read_limited(request, farm.settings.server.max_profile_bytes)
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     host, secret = await run_in_threadpool(
-        lambda: farm.register_host(name, body, ref, arch=arch, base=base,
+        lambda: farm.register_host(name, body, ref, arch=arch, base=base, token=token,
                                    cpu_features=frozenset(cpu_features.split())))
     return HostRegisteredOut(host=host_out(farm, host), token=secret)
 
@@ -84,7 +85,15 @@ def get_shared_layer(name: str, farm: FarmDep, token: RequesterToken) -> list[Sh
             for path, data in farm.shared_layer(name).items()]
 
 
+@router.put("/hosts/{name}/profile")
+def move_host(name: str, body: HostProfileIn, farm: FarmDep, _token: AdminToken) -> HostOut:
+    """Put a host into another existing profile (its token follows)."""
+    return host_out(farm, farm.move_host(name, body.profile))
+
+
 @router.get("/hosts")
-def list_hosts(farm: FarmDep) -> list[HostOut]:
-    """Every host: its profile, last report, what it has installed and what is out of date."""
-    return [host_out(farm, host, with_out_of_date=True) for host in farm.hosts.list()]
+def list_hosts(farm: FarmDep, token: ReaderToken) -> list[HostOut]:
+    """Every host: its profile, last report, what it has installed and what is out of date
+    (a client token: the hosts of its profile)."""
+    return [host_out(farm, host, with_out_of_date=True) for host in farm.hosts.list()
+            if token.reads_all or host.profile == token.profile]

@@ -7,16 +7,21 @@ bundled distfiles (the example's). What the farm lacks, Portage fetches from SRC
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from fastapi.responses import FileResponse
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
 
-from binfarm.server.deps import FarmDep
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from binfarm.server.deps import FarmDep, MirrorReader
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/mirror/distfiles", tags=["mirror"])
+router = APIRouter(prefix="/mirror/distfiles", tags=["mirror"], dependencies=[MirrorReader])
 
 _LAYOUT = "[structure]\n0=flat\n"
+_CHUNK = 1 << 20
 
 
 @router.get("/layout.conf", response_class=Response,
@@ -26,8 +31,22 @@ def get_mirror_layout() -> Response:
     return Response(_LAYOUT, media_type="text/plain")
 
 
-@router.get("/{name}", response_class=FileResponse,
+@router.get("/{name}", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}}}})
 @router.head("/{name}", include_in_schema=False)
-def get_distfile(name: str, farm: FarmDep) -> FileResponse:
-    return FileResponse(farm.mirror_file(name), media_type="application/octet-stream")
+def get_distfile(name: str, request: Request, farm: FarmDep) -> Response:
+    """The file as opened without following a symlink: streamed from that descriptor, so
+    nothing can be swapped in between the check and the read."""
+    handle = os.fdopen(farm.mirror_file(name), "rb")
+    headers = {"Content-Length": str(os.fstat(handle.fileno()).st_size)}
+    if request.method == "HEAD":
+        handle.close()
+        return Response(headers=headers, media_type="application/octet-stream")
+    return StreamingResponse(_chunks(handle), headers=headers,
+                             media_type="application/octet-stream")
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from binfarm import __version__
 from binfarm.api.models import CpuIn, ProfileOut, RepositoryIn, RepositoryOut, WorldIn
 from binfarm.profiles.model import MakeProfileRef
-from binfarm.server.deps import AdminToken, FarmDep
+from binfarm.repositories import Repository
+from binfarm.server.deps import AdminToken, FarmDep, ReaderToken
 from binfarm.server.routes.convert import profile_out, raw_body, read_limited
 
 __all__ = ["router"]
@@ -25,10 +26,14 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
+def _repository_out(repo: Repository) -> RepositoryOut:
+    return RepositoryOut(name=repo.name, location=str(repo.location),
+                         distfiles=str(repo.distfiles) if repo.distfiles else None)
+
+
 @router.get("/repositories")
-def list_repositories(farm: FarmDep) -> list[RepositoryOut]:
-    return [RepositoryOut(name=r.name, location=str(r.location))
-            for r in farm.repositories.list()]
+def list_repositories(farm: FarmDep, _token: ReaderToken) -> list[RepositoryOut]:
+    return [_repository_out(r) for r in farm.repositories.list()]
 
 
 @router.post("/repositories", status_code=status.HTTP_201_CREATED)
@@ -36,17 +41,20 @@ def add_repository(body: RepositoryIn, farm: FarmDep, _token: AdminToken) -> Rep
     """Register an ebuild repository at a path on the server (its repo_name must match)."""
     repo = farm.repositories.add(body.name, Path(body.location),
                                  Path(body.distfiles) if body.distfiles else None)
-    return RepositoryOut(name=repo.name, location=str(repo.location))
+    return _repository_out(repo)
 
 
 @router.get("/profiles")
-def list_profiles(farm: FarmDep) -> list[ProfileOut]:
+def list_profiles(farm: FarmDep, token: ReaderToken) -> list[ProfileOut]:
+    """Profiles (a client token: its own only)."""
     roots = {r.profile: r for r in farm.roots.list()}
-    return [profile_out(p, roots.get(p.name)) for p in farm.profiles.list()]
+    return [profile_out(p, roots.get(p.name)) for p in farm.profiles.list()
+            if token.reads_all or p.name == token.profile]
 
 
 @router.get("/profiles/{name}")
-def get_profile(name: str, farm: FarmDep) -> ProfileOut:
+def get_profile(name: str, farm: FarmDep, token: ReaderToken) -> ProfileOut:
+    token.may_read(name)
     return profile_out(farm.profiles.get(name), farm.roots.find(name))
 
 
@@ -88,5 +96,6 @@ def set_profile_world(name: str, body: WorldIn, farm: FarmDep, _token: AdminToke
 
 @router.get("/profiles/{name}/tree", response_class=Response,
             responses={200: {"content": {"application/gzip": {}}}})
-def get_profile_tree(name: str, farm: FarmDep) -> Response:
+def get_profile_tree(name: str, farm: FarmDep, token: ReaderToken) -> Response:
+    token.may_read(name)
     return Response(farm.profile_tree(name), media_type="application/gzip")

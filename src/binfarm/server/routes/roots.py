@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from binfarm.api.models import RootCopyIn, RootOut
 from binfarm.roots.registry import RootCopy
-from binfarm.server.deps import AdminToken, FarmDep, WorkerToken
+from binfarm.server.deps import AdminToken, FarmDep, ReaderToken, WorkerToken
 from binfarm.server.routes.convert import raw_body, root_out
 
 __all__ = ["router"]
@@ -19,12 +19,14 @@ router = APIRouter(tags=["roots"])
 
 
 @router.get("/roots")
-def list_roots(farm: FarmDep) -> list[RootOut]:
-    return [root_out(r) for r in farm.roots.list()]
+def list_roots(farm: FarmDep, token: ReaderToken) -> list[RootOut]:
+    return [root_out(r) for r in farm.roots.list()
+            if token.reads_all or r.profile == token.profile]
 
 
 @router.get("/profiles/{name}/root")
-def get_root(name: str, farm: FarmDep) -> RootOut:
+def get_root(name: str, farm: FarmDep, token: ReaderToken) -> RootOut:
+    token.may_read(name)
     return root_out(farm.roots.get(name))
 
 
@@ -65,6 +67,7 @@ def get_root_archive(name: str, farm: FarmDep, _token: WorkerToken) -> FileRespo
 
 
 @router.put("/profiles/{name}/root/copies")
-def report_root_copy(name: str, body: RootCopyIn, farm: FarmDep, _token: WorkerToken) -> RootOut:
+def report_root_copy(name: str, body: RootCopyIn, farm: FarmDep, token: WorkerToken) -> RootOut:
+    farm.tokens.act_as_worker(token, body.worker)
     farm.roots.report_copy(name, RootCopy(**body.model_dump(), reported_at=0.0))
     return root_out(farm.roots.get(name))

@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from binfarm.api.models import (
     BuildOut,
+    CredentialIn,
+    CredentialOut,
     FinishIn,
     HeartbeatOut,
     InstanceOut,
@@ -19,8 +21,9 @@ from binfarm.api.models import (
 )
 from binfarm.errors import InvalidInput
 from binfarm.queue.rules import BuildState
-from binfarm.server.deps import FarmDep, WorkerToken
+from binfarm.server.deps import FarmDep, ReaderToken, WorkerToken
 from binfarm.server.routes.convert import BuildId, build_out, instance_out, raw_body, worker_out
+from binfarm.tokens import Role
 
 __all__ = ["router"]
 
@@ -30,15 +33,17 @@ WorkerName = Annotated[str, Query(min_length=1, max_length=128)]
 
 
 @router.post("/worker/register")
-def register_worker(body: WorkerIn, farm: FarmDep, _token: WorkerToken) -> WorkerOut:
-    """Announce a worker: its architecture, CPU features and slots."""
+def register_worker(body: WorkerIn, farm: FarmDep, token: WorkerToken) -> WorkerOut:
+    """Announce a worker: its architecture, CPU features and slots. A worker token takes
+    the name at its first registration and may act only as that worker from then on."""
+    farm.tokens.act_as_worker(token, body.name)
     worker = farm.register_worker(body.name, body.arch, frozenset(body.cpu_features),
                                   body.slots, chroot=body.chroot)
     return worker_out(worker, farm.clock(), [])
 
 
 @router.get("/workers")
-def list_workers(farm: FarmDep) -> list[WorkerOut]:
+def list_workers(farm: FarmDep, _token: ReaderToken) -> list[WorkerOut]:
     running: dict[str, list[int]] = {}
     for build in farm.queue.list(10_000, states=frozenset({BuildState.RUNNING})):
         running.setdefault(build.worker or "", []).append(build.id)
@@ -46,10 +51,21 @@ def list_workers(farm: FarmDep) -> list[WorkerOut]:
     return [worker_out(w, now, running.get(w.name, [])) for w in farm.workers.list()]
 
 
+@router.post("/worker/credential")
+def binhost_credential(body: CredentialIn, farm: FarmDep, token: WorkerToken) -> CredentialOut:
+    """A fresh read-only credential for a profile's binhost and the mirror, for the worker's
+    build roots of that profile (the one it had before is revoked)."""
+    farm.tokens.act_as_worker(token, body.worker)
+    farm.profiles.get(body.profile)
+    user = f"binhost-{body.profile}@{body.worker}"[:128]
+    return CredentialOut(user=user, secret=farm.tokens.replace(user, Role.BINHOST, body.profile))
+
+
 @router.post("/worker/lease", response_model=BuildOut,
              responses={204: {"description": "No build for this worker"}})
-async def lease_build(body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> Response:
+async def lease_build(body: LeaseIn, farm: FarmDep, token: WorkerToken) -> Response:
     """The next build for this worker, waiting up to `wait_s` for one; 204 when none."""
+    await run_in_threadpool(farm.tokens.act_as_worker, token, body.worker)
     build = await run_in_threadpool(farm.lease, body.worker, body.wait_s)
     if build is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -57,8 +73,9 @@ async def lease_build(body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> Resp
 
 
 @router.post("/builds/{build_id}/heartbeat")
-def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, _token: WorkerToken) -> HeartbeatOut:
+def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, token: WorkerToken) -> HeartbeatOut:
     """Keep a lease; 409 when it was lost or the build cancelled (stop building)."""
+    farm.tokens.act_as_worker(token, body.worker)
     build = farm.heartbeat(build_id, body.worker)
     return HeartbeatOut(lease_expires_at=build.lease_expires_at or 0.0)
 
@@ -66,7 +83,8 @@ def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, _token: WorkerTok
 @router.post("/builds/{build_id}/log", status_code=status.HTTP_204_NO_CONTENT,
              openapi_extra=raw_body("application/octet-stream"))
 async def append_build_log(build_id: BuildId, worker: WorkerName, request: Request,
-                           farm: FarmDep, _token: WorkerToken) -> None:
+                           farm: FarmDep, token: WorkerToken) -> None:
+    await run_in_threadpool(farm.tokens.act_as_worker, token, worker)
     limit = farm.settings.server.max_log_chunk_bytes
     chunk = await request.body()
     if len(chunk) > limit:
@@ -82,10 +100,13 @@ async def upload_package(
     filename: Annotated[str, Query(min_length=1, max_length=255)],
     request: Request,
     farm: FarmDep,
-    _token: WorkerToken,
+    token: WorkerToken,
     sha256: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
 ) -> InstanceOut:
-    """Upload one binary package a build produced; Portage reads it before it is stored."""
+    """Upload one binary package a build produced; Portage reads it before it is stored.
+    It must be the build's package or one it depends on, with a safe image, sent while the
+    lease holds; a stored instance of the same key is kept and returned."""
+    await run_in_threadpool(farm.tokens.act_as_worker, token, worker)
     await run_in_threadpool(farm.queue.check_lease, build_id, worker)
     with farm.blobs.receive(farm.settings.server.max_package_bytes) as writer:
         async for chunk in request.stream():
@@ -96,6 +117,7 @@ async def upload_package(
 
 
 @router.post("/builds/{build_id}/finish")
-def finish_build(build_id: BuildId, body: FinishIn, farm: FarmDep, _token: WorkerToken) -> BuildOut:
+def finish_build(build_id: BuildId, body: FinishIn, farm: FarmDep, token: WorkerToken) -> BuildOut:
+    farm.tokens.act_as_worker(token, body.worker)
     build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error)
     return build_out(build, farm.catalog.for_build(build_id))
