@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from binfarm.db.engine import open_engine
-from binfarm.errors import Conflict, InvalidInput, NotFound
+from binfarm.errors import BinfarmError, Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
+from binfarm.files import private_dir
 from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
@@ -85,12 +86,18 @@ class BinhostIndex:
     digest: str
 
 
+def _write_secret(path: Path, secret: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+
+
 class Farm:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
         self.data_dir = settings.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         (self.data_dir / "logs").mkdir(exist_ok=True)
         self.distdir = self.data_dir / "distfiles"
         self.distdir.mkdir(exist_ok=True)
@@ -115,12 +122,25 @@ class Farm:
         """Create the admin token on first start, in <data-dir>/admin.token (mode 0600)."""
         path = self.data_dir / "admin.token"
         if not path.exists():
-            _token, secret = self.tokens.create("admin", Role.ADMIN)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secret + "\n")
+            _write_secret(path, self.tokens.create("admin", Role.ADMIN)[1])
             log.info("created admin token path=%s", path)
         return path
+
+    def embedded_worker_token(self, name: str) -> str:
+        """The embedded worker `name`'s own worker token (never the admin's), kept in
+        <data-dir>/workers/NAME.token (0600) and made again if it was revoked."""
+        path = private_dir(self.data_dir / "workers") / f"{name}.token"
+        if path.exists():
+            secret = path.read_text().strip()
+            try:
+                if self.tokens.verify(secret).role == Role.WORKER:
+                    return secret
+            except BinfarmError:
+                pass
+            path.unlink()
+        secret = self.tokens.create(f"embedded-{name}"[:128], Role.WORKER)[1]
+        _write_secret(path, secret)
+        return secret
 
     def register_example(self) -> None:
         """Register the shipped example repository and profiles unless already there."""

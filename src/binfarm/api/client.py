@@ -17,6 +17,7 @@ import httpx
 from binfarm.api.models import (
     API_PREFIX,
     BuildOut,
+    CredentialOut,
     ExplainOut,
     HostOut,
     HostRegisteredOut,
@@ -34,7 +35,7 @@ from binfarm.api.models import (
 )
 from binfarm.errors import BinfarmError, Unavailable, family_of_kind
 
-__all__ = ["FarmClient", "binhost_uri"]
+__all__ = ["FarmClient", "binhost_uri", "farm_uri"]
 
 class FarmClient:
     """One farm at `base_url`; each call blocks at most `timeout_s` per network step."""
@@ -46,9 +47,6 @@ class FarmClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers,
                                   timeout=httpx.Timeout(timeout_s), transport=transport)
-
-    def binhost_uri(self, profile: str, user: str) -> str:
-        return binhost_uri(self.base_url, profile, user, self.token)
 
     def close(self) -> None:
         self._http.close()
@@ -188,6 +186,15 @@ class FarmClient:
                 "chroot": chroot}
         return WorkerOut.model_validate(self._call("POST", "/worker/register", json=body).json())
 
+    def binhost_credential(self, worker: str, profile: str) -> CredentialOut:
+        body = {"worker": worker, "profile": profile}
+        return CredentialOut.model_validate(self._call("POST", "/worker/credential",
+                                                       json=body).json())
+
+    def move_host(self, name: str, profile: str) -> HostOut:
+        return HostOut.model_validate(self._call("PUT", f"/hosts/{name}/profile",
+                                                 json={"profile": profile}).json())
+
     def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:
         """The next build, waiting up to `wait_s` on the server (the timeout allows it)."""
         response = self._call("POST", "/worker/lease", json={"worker": worker, "wait_s": wait_s},
@@ -278,10 +285,14 @@ class FarmClient:
 def binhost_uri(server: str, profile: str, user: str, token: str | None) -> str:
     """A profile's binhost URL with `user:token@` credentials: Portage's fetcher sends them
     as HTTP Basic auth."""
+    return farm_uri(server, f"binhost/{profile}", user, token)
+
+
+def farm_uri(server: str, path: str, user: str, token: str | None) -> str:
+    """`server`/`path` with `user:token@` credentials (Basic auth for Portage and wget)."""
     parts = urlsplit(server.rstrip("/"))
     auth = f"{quote(user, safe='')}:{quote(token, safe='')}@" if token else ""
-    return urlunsplit((parts.scheme, f"{auth}{parts.netloc}", f"{parts.path}/binhost/{profile}",
-                       "", ""))
+    return urlunsplit((parts.scheme, f"{auth}{parts.netloc}", f"{parts.path}/{path}", "", ""))
 
 
 def _error_from(response: httpx.Response) -> BinfarmError:

@@ -50,7 +50,7 @@ def serve(
         overrides["server"] = {"listen": listen}
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     farm = Farm(settings)
-    token = farm.ensure_admin_token().read_text().strip()
+    farm.ensure_admin_token()
     names = [_worker_name(settings, i) for i in range(settings.workers)]
     for name in names:  # this process's own workers died with the last one
         if requeued := farm.queue.requeue_worker(name):
@@ -65,7 +65,7 @@ def serve(
                                            log_level="warning", timeout_graceful_shutdown=5))
     stop = threading.Event()
     starter = threading.Thread(target=_start_workers, name="workers", daemon=True,
-                               args=(server, settings, farm, token, names, stop))
+                               args=(server, settings, farm, names, stop))
     notices = threading.Thread(target=NoticeDispatcher(farm).run, args=(stop,),
                                name="notices", daemon=True)
     starter.start()
@@ -82,7 +82,7 @@ def _worker_name(settings: Settings, index: int) -> str:
     return settings.worker.name if settings.workers == 1 else f"{settings.worker.name}-{index + 1}"
 
 
-def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm, token: str,
+def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm,
                    names: list[str], stop: threading.Event) -> None:
     while not server.started:
         if stop.wait(0.05):
@@ -94,7 +94,8 @@ def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm, token
     for name in names:
         worker = Worker(
             settings.worker.model_copy(update={"name": name}),
-            FarmClient(url, token, timeout_s=settings.worker.http_timeout_s),
+            FarmClient(url, farm.embedded_worker_token(name),
+                       timeout_s=settings.worker.http_timeout_s),
             settings.data_dir / "worker" / name,
             distdir=farm.distdir,
             build_timeout_s=settings.portage.build_timeout_s,

@@ -6,6 +6,8 @@ and a CLI reading the same file do not trip over each other.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ def open_engine(url: str) -> Engine:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         upgrade(engine)
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            with contextlib.suppress(OSError):  # webhook URLs and env live there: owner only
+                os.chmod(engine.url.database, 0o600)
     except SQLAlchemyError as exc:
         raise Unavailable(f"cannot open the database {_redact(url)}: {exc}") from exc
     return engine

@@ -9,6 +9,7 @@ directory layers in name order, so the farm's layer is read last and the user's 
 
 from __future__ import annotations
 
+import os
 import pwd
 import shutil
 import sys
@@ -106,18 +107,25 @@ def write_config(
             raise KeyError(make_profile.repo)
         (staging / "make.profile").unlink(missing_ok=True)
         (staging / "make.profile").symlink_to(location / "profiles" / make_profile.path)
-    (staging / "make.conf" / LAYER_NAME).write_text(_make_conf_layer(layer, portage_user))
+    # The layer holds the build root's farm credential (mirror and binhost URIs): 0600.
+    _write_private(staging / "make.conf" / LAYER_NAME, _make_conf_layer(layer, portage_user))
     (staging / "repos.conf" / f"{LAYER_NAME}.conf").write_text(_repos_conf_layer(layer))
     if layer.binhost:
-        (staging / "binrepos.conf" / f"{LAYER_NAME}.conf").write_text(
-            f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
-            "verify-signature = false\n")
+        _write_private(staging / "binrepos.conf" / f"{LAYER_NAME}.conf",
+                       f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
+                       "verify-signature = false\n")
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def link_toolchain(node: Path, chost: str) -> list[str]:
@@ -163,6 +171,10 @@ def _make_conf_layer(layer: NodeLayer, portage_user: bool) -> str:
         "PORTAGE_LOGDIR": "${EPREFIX}/var/log/portage",
         "FEATURES": f"${{FEATURES}} {FARM_FEATURES}",
         "NOCOLOR": "true",
+        # A profile's own binhosts, emerge options and log commands never reach a build.
+        "PORTAGE_BINHOST": "",
+        "EMERGE_DEFAULT_OPTS": "",
+        "PORTAGE_ELOG_SYSTEM": "save",
     }
     if not portage_user:
         values.update(PORTAGE_USERNAME="root", PORTAGE_GRPNAME="root")

@@ -43,6 +43,11 @@ class EmergeTarget(Protocol):
         """The host command and environment that run `argv` with `env` in the root."""
         ...
 
+    def offline(self) -> EmergeTarget | None:
+        """The same root without network, to build in once fetching is done; None when
+        the root has no sandbox to take the network away."""
+        ...
+
 
 @dataclass(frozen=True)
 class PrefixTarget:
@@ -51,6 +56,9 @@ class PrefixTarget:
     @property
     def pkgdir(self) -> Path:
         return pkgdir(self.node)
+
+    def offline(self) -> None:
+        return None
 
     def command(self, argv: Sequence[str],
                 env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -72,11 +80,21 @@ def build_packages(
     """
     before = _packages(target.pkgdir)
     options = ["--buildpkg", "--oneshot", "--verbose", "--quiet-build=n"]
-    if binary_deps_except:
-        options[:0] = ["--getbinpkg", "--usepkg", "--binpkg-respect-use=y",
-                       f"--usepkg-exclude={' '.join(binary_deps_except)}"]
-    result = run_emerge(target, [*options, *atoms], log, timeout_s=timeout_s, cancel=cancel,
-                        env=env)
+    binaries = ["--usepkg", "--binpkg-respect-use=y",
+                f"--usepkg-exclude={' '.join(binary_deps_except)}"] if binary_deps_except else []
+    offline = target.offline()
+    if offline is not None:
+        # Fetch distfiles and binary dependencies with network, then build without it.
+        fetched = run_emerge(target, ["--fetchonly", *(["--getbinpkg"] if binaries else []),
+                                      *binaries, *options, *atoms], log, timeout_s=timeout_s,
+                             cancel=cancel, env=env)
+        if not fetched.ok:
+            return fetched
+        target, fetch = offline, []
+    else:
+        fetch = ["--getbinpkg"] if binaries else []
+    result = run_emerge(target, [*fetch, *binaries, *options, *atoms], log,
+                        timeout_s=timeout_s, cancel=cancel, env=env)
     new = sorted(_packages(target.pkgdir) - before)
     return BuildResult(result.returncode, result.timed_out, tuple(new))
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from binfarm.errors import InvalidInput
+from binfarm.files import private_dir
 from binfarm.roots.sandbox import Overlay
 
 __all__ = ["ChrootCopy", "CopyState"]
@@ -56,7 +57,7 @@ class ChrootCopy:
     @contextlib.contextmanager
     def locked(self, *, exclusive: bool) -> Iterator[None]:
         """Hold the copy's lock: shared while a build reads it, exclusive to change it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # base/ has the root's setuid files: root only
         fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from binfarm.errors import InvalidInput, Unavailable
 
-__all__ = ["ROOT_ENV", "Bind", "ChrootTarget", "Overlay", "Sandbox", "check_sandbox_tools",
-           "missing_sandbox_tools"]
+__all__ = ["KEPT_CAPABILITIES", "PKGDIR_IN_ROOT", "ROOT_ENV", "Bind", "ChrootTarget", "Overlay",
+           "Sandbox", "check_sandbox_tools", "missing_sandbox_tools"]
 
+PKGDIR_IN_ROOT = "/var/cache/binpkgs"  # where a root's PKGDIR is bound (worker/buildroot.py)
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The environment inside a root, as a login shell on a Gentoo machine would have it.
 ROOT_ENV = {
@@ -28,6 +29,11 @@ ROOT_ENV = {
     "NOCOLOR": "true",
     "TERM": "dumb",
 }
+# What root inside a build keeps: owning, moving and moding files (setuid bits included,
+# and file capabilities for fcaps), switching users and signalling its own processes.
+# Gone are mounts, devices, modules, raw I/O, ptrace, open_by_handle_at and the network's.
+KEPT_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
+                     "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SETFCAP")
 # Mounts the overlay named by $1 (options) at $2, then runs the rest.
 _MOUNT_THEN_EXEC = 'mount -t overlay binfarm-root -o "$1" "$2" && shift 2 && exec "$@"'
 
@@ -79,6 +85,15 @@ class Sandbox:
     overlay: Overlay
     binds: tuple[Bind, ...] = ()
     env: Mapping[str, str] = field(default_factory=lambda: dict(ROOT_ENV))
+    # Offline: a network namespace with only loopback (a build, once its fetch is done).
+    network: bool = True
+
+    def offline(self) -> Sandbox:
+        """The same root without network, and with every bind read-only but PKGDIR's, so
+        a build cannot leave anything (a symlink, say) in the farm's DISTDIR."""
+        binds = tuple(replace(b, writable=b.writable and b.target == PKGDIR_IN_ROOT)
+                      for b in self.binds)
+        return replace(self, network=False, binds=binds)
 
     def argv(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
         """The host command that runs `command` inside the root, with `env` added."""
@@ -86,7 +101,11 @@ class Sandbox:
                 "sh", self.overlay.options(), str(self.overlay.merged),
                 "bwrap", "--bind", str(self.overlay.merged), "/", "--dev", "/dev",
                 "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc",
-                "--die-with-parent", "--clearenv"]
+                "--unshare-uts", "--die-with-parent", "--clearenv", "--cap-drop", "ALL"]
+        for capability in KEPT_CAPABILITIES:
+            argv += ["--cap-add", capability]
+        if not self.network:
+            argv.append("--unshare-net")
         for bind in self.binds:
             argv += ["--bind" if bind.writable else "--ro-bind", str(bind.source), bind.target]
         for name, value in {**self.env, **(env or {})}.items():
@@ -105,6 +124,9 @@ class ChrootTarget:
 
     sandbox: Sandbox
     pkgdir: Path
+
+    def offline(self) -> ChrootTarget:
+        return replace(self, sandbox=self.sandbox.offline())
 
     def command(self, argv: Sequence[str],
                 env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:

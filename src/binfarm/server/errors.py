@@ -43,7 +43,8 @@ def status_for(exc: BinfarmError) -> tuple[int, str]:
 def error_response(status: int, kind: str, message: str, *, path: str = "") -> JSONResponse:
     body = ErrorBody(kind=kind, error=message, status=status)
     # The binhost speaks Basic auth to Portage's fetcher; the API wants a bearer token.
-    scheme = 'Basic realm="binfarm"' if path.startswith("/binhost/") else "Bearer"
+    scheme = 'Basic realm="binfarm"' if path.startswith(("/binhost/", "/mirror/")) \
+        else "Bearer"
     headers = {"WWW-Authenticate": scheme} if status == 401 else None
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 

@@ -14,21 +14,29 @@ import contextlib
 import hashlib
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from binfarm.api.client import FarmClient
-from binfarm.api.models import ProfileOut, RootCopyIn, RootOut
+from binfarm.api.client import FarmClient, binhost_uri, farm_uri
+from binfarm.api.models import CredentialOut, ProfileOut, RootCopyIn, RootOut
 from binfarm.errors import InvalidInput, Unavailable
+from binfarm.files import private_dir
 from binfarm.gentoo.configroot import NodeLayer, link_toolchain, write_config, write_node
 from binfarm.gentoo.emerge import EmergeTarget, PrefixTarget, run_emerge
 from binfarm.profiles.archive import tree_digest, unpack_tree
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.revisions import revision_of
 from binfarm.roots.chroot import ChrootCopy
-from binfarm.roots.sandbox import Bind, ChrootTarget, Sandbox, check_sandbox_tools
+from binfarm.roots.sandbox import (
+    PKGDIR_IN_ROOT,
+    Bind,
+    ChrootTarget,
+    Sandbox,
+    check_sandbox_tools,
+)
 
 __all__ = ["BuildRoots", "root_name"]
 
@@ -36,7 +44,6 @@ _MAX_TREE_BYTES = 64 << 20
 # Where a chroot root sees what the host binds in: Gentoo's own default locations.
 _ROOT_REPOS = Path("/var/db/repos")
 _ROOT_DISTDIR = Path("/var/cache/distfiles")
-_ROOT_PKGDIR = "/var/cache/binpkgs"
 _SYSTEM_UPDATE = ("--update", "--deep", "--newuse", "--oneshot", "--usepkgonly",
                   "--getbinpkg", "--with-bdeps=n", "--verbose", "@system")
 
@@ -66,6 +73,10 @@ class BuildRoots:
         self.worker = worker
         self.chroots = chroots
         self.timeout_s = timeout_s
+        self._credentials: dict[str, CredentialOut] = {}
+        self._credentials_lock = threading.Lock()
+        private_dir(work_dir)
+        private_dir(chroots)
         distdir.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -100,9 +111,17 @@ class BuildRoots:
 
     def _layer(self, profile: _Profile, distdir: Path,
                repositories: Mapping[str, Path]) -> NodeLayer:
+        """This worker's layer for a build root of `profile`: the root gets a credential
+        that reads only that profile's binhost and the mirror, never the worker's token."""
+        name = profile.out.name
+        with self._credentials_lock:  # a new one revokes the last: one per profile
+            if name not in self._credentials:
+                self._credentials[name] = self.client.binhost_credential(self.worker, name)
+            cred = self._credentials[name]
+        base = self.client.base_url
         return NodeLayer(distdir=distdir, repositories=repositories,
-                         mirrors=(f"{self.client.base_url}/mirror",),
-                         binhost=self.client.binhost_uri(profile.out.name, "worker"))
+                         mirrors=(farm_uri(base, "mirror", cred.user, cred.secret),),
+                         binhost=binhost_uri(base, name, cred.user, cred.secret))
 
     def _prefix(self, profile: _Profile) -> Path:
         node = self.work_dir / "roots" / root_name(profile.out.name)
@@ -149,7 +168,7 @@ class BuildRoots:
         (scratch / "binpkgs").mkdir(parents=True)
         return (Bind(etc, "/etc/portage"),
                 Bind(self.distdir, str(_ROOT_DISTDIR), writable=True),
-                Bind(scratch / "binpkgs", _ROOT_PKGDIR, writable=True),
+                Bind(scratch / "binpkgs", PKGDIR_IN_ROOT, writable=True),
                 *(Bind(location, str(in_root[name]))
                   for name, location in sorted(profile.repositories.items())))
 
