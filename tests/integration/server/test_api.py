@@ -18,6 +18,7 @@ OPERATION_IDS = {
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",
     "set_profile_world", "add_repository", "plan", "list_roots", "get_root", "set_root",
     "delete_root", "update_root", "get_root_archive", "report_root_copy",
+    "binhost_credential", "move_host",
 }
 
 
@@ -119,9 +120,10 @@ def test_the_worker_protocol_checks_every_upload(served: Served, tmp_path: Path,
     assert finished["state"] == "succeeded"
     assert {p["cpv"] for p in finished["packages"]} == {"app-misc/hello-1.0",
                                                         "dev-libs/libgreet-1.0"}
-    assert http.get(f"/api/v1/builds/{build['id']}/log").text == ">>> compiling\n"
-    assert http.get(f"/api/v1/builds/{build['id']}/log", params={"offset": 4}).text == \
-        "compiling\n"
+    assert http.get(f"/api/v1/builds/{build['id']}/log", headers=auth).text == \
+        ">>> compiling\n"
+    assert http.get(f"/api/v1/builds/{build['id']}/log", params={"offset": 4},
+                    headers=auth).text == "compiling\n"
 
     index = http.get("/binhost/laptop/Packages")
     assert index.headers["content-length"] == str(len(index.content))

@@ -37,6 +37,8 @@ def test_index_changed_within_five_seconds_is_not_304(served: Served,
                         headers=auth).json()
     assert lease(served, "wv")["id"] == build["id"]
     assert upload(served, build["id"], "wv", laptop_packages["wordcount"])[0] == 201
+    http.post(f"/api/v1/builds/{build['id']}/finish", json={"worker": "wv", "ok": True},
+              headers=auth)  # published once the build succeeded
 
     again = http.get("/binhost/desktop/Packages", headers=portage_ims)
     assert again.status_code == 200
