@@ -78,6 +78,11 @@ class FarmProcess:
     def token(self) -> str:
         return (self.data_dir / "admin.token").read_text().strip()
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin's Authorization header: every read of the API needs a token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     def cli(self, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "binfarm", "--server", self.url, "--data-dir",

@@ -56,10 +56,12 @@ class ChrootFarm:
         return [self.build(i) for i in ids]
 
     def build(self, build_id: str | int) -> dict:
-        return httpx.get(f"{self.farm.url}/api/v1/builds/{build_id}", timeout=30).json()
+        return httpx.get(f"{self.farm.url}/api/v1/builds/{build_id}", timeout=30,
+                         headers=self.farm.auth).json()
 
     def log(self, build_id: str | int) -> str:
-        return httpx.get(f"{self.farm.url}/api/v1/builds/{build_id}/log", timeout=30).text
+        return httpx.get(f"{self.farm.url}/api/v1/builds/{build_id}/log", timeout=30,
+                         headers=self.farm.auth).text
 
     def dump(self) -> str:
         return self.farm.dump() + "\n--- worker\n" + self.worker.log_path.read_text()[-6000:]
@@ -121,7 +123,8 @@ def test_a_chroot_profile_builds_binaries_a_machine_without_prefix_installs(
     assert [p["cpv"] for p in hello["packages"]] == ["app-misc/hello-1.0"]
     # The key Portage predicts for the chroot profile is the key the binary carries.
     assert [b["id"] for b in f.request("-p", PROFILE, "app-misc/hello")] == [hello["id"]]
-    root = httpx.get(f"{f.farm.url}/api/v1/profiles/{PROFILE}/root", timeout=30).json()
+    root = httpx.get(f"{f.farm.url}/api/v1/profiles/{PROFILE}/root", timeout=30,
+                     headers=f.farm.auth).json()
     [copy] = root["copies"]
     assert (copy["worker"], copy["layers"]) == ("builder", 1)
     assert copy["disk_bytes"] > 100 << 20
@@ -191,7 +194,8 @@ def test_root_update_then_delete(chroot_farm: ChrootFarm) -> None:
     assert "bringing the chroot root up to date with @system" in log
     assert "@system was already up to date" in log
     assert snapshot(f.copy) != before  # state.json records the generation it matches
-    [copy] = httpx.get(f"{f.farm.url}/api/v1/roots", timeout=30).json()[0]["copies"]
+    roots = httpx.get(f"{f.farm.url}/api/v1/roots", timeout=30, headers=f.farm.auth).json()
+    [copy] = roots[0]["copies"]
     assert (copy["generation"], copy["layers"]) == (1, 1)
 
     done = f.farm.cli("root", "delete", PROFILE)

@@ -75,7 +75,7 @@ def test_a_first_install_compiles_nothing_and_follows_local_use(
                        and b["profile"] == "host-alpha" and b["state"] == "succeeded")
     assert debug_build  # the machine's own variant, built for its own profile
 
-    hosts = httpx.get(f"{farm.url}/api/v1/hosts").json()
+    hosts = httpx.get(f"{farm.url}/api/v1/hosts", headers=farm.auth).json()
     alpha = next(h for h in hosts if h["name"] == "alpha")
     assert alpha["profile"] == "host-alpha" and alpha["last_result"] == "succeeded"
     assert "app-misc/hello-1.0" in alpha["installed"] and alpha["out_of_date"] == []

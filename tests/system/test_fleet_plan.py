@@ -62,8 +62,9 @@ def test_plan_counts_and_enqueue_builds_every_world_once(
     assert enqueued.returncode == 0, enqueued.stderr
     ids = json.loads(enqueued.stdout)["enqueued"]
     assert len(ids) == plan["to_build"]
-    api = f"{farm.url}/api/v1/builds"
-    builds = wait_until(lambda: (bs := [httpx.get(f"{api}/{i}").json() for i in ids]) and all(
+    api, auth = f"{farm.url}/api/v1/builds", farm.auth
+    builds = wait_until(lambda: (bs := [httpx.get(f"{api}/{i}", headers=auth).json()
+                                        for i in ids]) and all(
         b["state"] in ("succeeded", "failed", "cancelled") for b in bs) and bs, 300,
         "the planned builds")
     assert [b["state"] for b in builds] == ["succeeded"] * len(ids)

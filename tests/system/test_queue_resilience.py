@@ -18,7 +18,7 @@ FAST = {"BINFARM_QUEUE__LEASE_TTL_S": "5", "BINFARM_QUEUE__RETRY_BASE_S": "1",
 
 
 def api(farm: FarmProcess, path: str) -> httpx.Response:
-    return httpx.get(f"{farm.url}/api/v1{path}", timeout=30)
+    return httpx.get(f"{farm.url}/api/v1{path}", timeout=30, headers=farm.auth)
 
 
 def build(farm: FarmProcess, build_id: str) -> dict:

@@ -135,6 +135,12 @@ def list_hosts(ctx: typer.Context) -> None:
     console.print(table)
 
 
+def move_host(ctx: typer.Context, name: str, profile: str) -> None:
+    """Put a host into another existing profile (a host never moves itself)."""
+    host = call(ctx, lambda client: client.move_host(name, profile))
+    console.print(f"host {host.name} is now in profile {host.profile}")
+
+
 class _Reporter(UpdateReporter):
     def farm_unreachable(self, error: BinfarmError) -> None:
         console.print(f"[bold yellow]the farm cannot be reached[/] ({error.message}); "
