@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -64,3 +65,34 @@ def test_watch_and_workers_show_the_queue(example_farm: FarmProcess) -> None:
     assert "worker" in watched.stdout and "embedded" in watched.stdout
     workers = example_farm.cli("workers")
     assert "embedded" in workers.stdout and "x86_64" in workers.stdout
+
+
+def test_f1_f3_a_client_cannot_run_code_and_build_roots_hold_no_admin_token(
+        example_farm: FarmProcess, tmp_path: Path) -> None:
+    client = _token(example_farm, "--role", "client", "--profile", "laptop", "--name", "f1")
+    marker = tmp_path / "pwned"
+    attack = {"MAKEOPTS": f"--eval=pwn:;id>{marker};cp$${{IFS}}"
+                          f"{example_farm.data_dir}/admin.token$${{IFS}}{marker}.token||true"}
+    response = httpx.post(f"{example_farm.url}/api/v1/builds", timeout=120,
+                          headers={"Authorization": f"Bearer {client}"},
+                          json={"profile": "laptop", "atoms": ["app-misc/tool"], "env": attack})
+    assert response.status_code == 400 and "MAKEOPTS" in response.json()["error"]
+    done = example_farm.cli("request", "app-misc/tool", "--profile", "laptop")
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists() and not marker.with_suffix(".token").exists()
+
+    admin = example_farm.token
+    roots = example_farm.data_dir / "worker"
+    configs = list(roots.glob("*/roots/*/etc/portage/binrepos.conf/*"))
+    assert configs
+    for config in configs:
+        text = config.read_text()
+        assert admin not in text
+        assert config.stat().st_mode & 0o077 == 0
+        secret, profile = re.search(r"build-root:(bf_[^@]+)@[^/]+/binhost/(\S+)", text).groups()
+        # What a build can read: its profile's binhost, and not the API.
+        assert httpx.get(f"{example_farm.url}/api/v1/builds",
+                         headers={"Authorization": f"Bearer {secret}"}).status_code == 403
+        assert httpx.get(f"{example_farm.url}/binhost/{profile}/Packages",
+                         auth=("x", secret)).status_code == 200
+    assert (example_farm.data_dir.stat().st_mode & 0o077) == 0

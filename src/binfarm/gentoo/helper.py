@@ -52,8 +52,18 @@ def _load_config(root: str) -> tuple[Any, str]:
 
             settings = portage.config(config_root=root, eprefix=root, target_root="/")
         except Exception as exc:  # Portage raises many unrelated types for a bad tree
-            raise _Refused("invalid", f"{captured.getvalue()}{type(exc).__name__}: {exc}") from exc
+            raise _Refused("invalid", _unquoted(f"{captured.getvalue()}{type(exc).__name__}: "
+                                                f"{exc}")) from exc
     return settings, captured.getvalue()
+
+
+_QUOTED_TOKEN = re.compile(r"(token|value) '[^\n]*?'(?= |$|\n|\))", re.IGNORECASE)
+
+
+def _unquoted(message: str) -> str:
+    """Portage's parse errors quote the offending text; a tree may `source` a file the
+    caller must not read (/etc/shadow), so the quote is left out and only the place said."""
+    return _QUOTED_TOKEN.sub(r"\1 (not shown)", message)
 
 
 def _complaints(stderr: str) -> list[str]:

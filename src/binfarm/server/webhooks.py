@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -50,5 +51,19 @@ class NoticeDispatcher:
             else:
                 self.farm.queue.notice_failed(notice.id, notice.attempts, error)
                 log.warning("notice not delivered notice=%s url=%s: %s", notice.id,
-                            notice.url, error)
+                            redact_url(notice.url), error.replace(notice.url, "URL"))
         return delivered
+
+
+def redact_url(url: str) -> str:
+    """A webhook URL fit for a log: its credentials and query (API keys) left out."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range: the URL never left, leave it out too
+        port = None
+    if port:
+        netloc += f":{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -293,3 +293,41 @@ def test_f12_an_image_with_traversal_devices_or_setuid_is_refused(member: str,
         helper._check_image(iter(tar.getmembers()), setuid_ok=False)
     with tarfile.open(fileobj=_image_tar([good]), mode="r") as tar:
         helper._check_image(iter(tar.getmembers()), setuid_ok=False)
+
+
+def test_f8_portage_complaints_never_quote_a_sourced_file(served: Served,
+                                                          tmp_path: Path) -> None:
+    tree = copy_example_profile("laptop", tmp_path / "sourcing")
+    (tree / "make.conf" / "05evil").write_text("source /etc/shadow\n")
+    response = served.http.put("/api/v1/profiles/sourcing", content=pack_tree(tree),
+                               headers=served.auth,
+                               params={"make_profile": str(find_make_profile(tree))})
+    assert response.status_code == 400, response.text
+    shadow = Path("/etc/shadow").read_text()
+    assert "(not shown)" in response.json()["error"]
+    assert not any(line and line in response.text for line in shadow.splitlines())
+
+
+def test_f5_a_profile_with_a_bashrc_never_shares_a_key_with_one_without(
+        served: Served, tmp_path: Path) -> None:
+    tree = copy_example_profile("laptop", tmp_path / "hooked")
+    (tree / "bashrc").write_text("# an admin's hook\n")
+    response = served.http.put("/api/v1/profiles/hooked", content=pack_tree(tree),
+                               headers=served.auth, params={
+                                   "make_profile": str(find_make_profile(tree)),
+                                   "cpu": "x86-64-v2"})
+    assert response.status_code == 201, response.text
+    explained = served.http.get("/api/v1/explain", headers=served.auth, params={
+        "atom": "hello", "profile": ["laptop", "hooked"]}).json()
+    laptop, hooked = explained
+    assert laptop["key"] != hooked["key"]
+    # laptop has hooks too (env/, package.env): the two digests differ by the bashrc.
+    assert hooked["key_inputs"]["hooks"] != laptop["key_inputs"]["hooks"]
+
+
+def test_webhook_urls_are_logged_without_credentials() -> None:
+    from binfarm.server.webhooks import redact_url
+
+    assert redact_url("http://hookuser:topsecret@127.0.0.1:18992/hook?key=apikey123") == \
+        "http://127.0.0.1:18992/hook"
+    assert redact_url("https://[::1]:99999/x") == "https://[::1]/x"

@@ -57,8 +57,10 @@ def binhost_credential(body: CredentialIn, farm: FarmDep, token: WorkerToken) ->
     build roots of that profile (the one it had before is revoked)."""
     farm.tokens.act_as_worker(token, body.worker)
     farm.profiles.get(body.profile)
-    user = f"binhost-{body.profile}@{body.worker}"[:128]
-    return CredentialOut(user=user, secret=farm.tokens.replace(user, Role.BINHOST, body.profile))
+    name = f"binhost-{body.profile}@{body.worker}"[:128]
+    # The URI's user is only a label; one without '@' or '%' survives Portage's configparser.
+    return CredentialOut(user="build-root",
+                         secret=farm.tokens.replace(name, Role.BINHOST, body.profile))
 
 
 @router.post("/worker/lease", response_model=BuildOut,
