@@ -356,8 +356,17 @@ class Farm:
         return self.profiles.query_node(profile, replace(layer, repositories=pinned),
                                         variant.hexdigest()[:12])
 
+    def packages_of(self, build: Build) -> list[Instance]:
+        """What a build stored, and the stored instance of its key when an upload was
+        answered by one that was there first (built as another build's dependency)."""
+        stored = self.catalog.for_build(build.id)
+        first = self.catalog.by_key(build.key) if build.key else None
+        if first is not None and all(i.sha256 != first.sha256 for i in stored):
+            stored.append(first)
+        return stored
+
     def finish_build(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:
-        if ok and not self.catalog.for_build(build_id):
+        if ok and not self.packages_of(self.queue.get(build_id)):
             ok, error = False, "the build reported success but uploaded no package"
         build = self.queue.finish(build_id, worker, ok=ok, error=error)
         log.info("build finished build_id=%s state=%s", build_id, build.state)

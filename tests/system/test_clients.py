@@ -42,7 +42,7 @@ def test_a_machine_whose_cpu_is_too_small_is_refused(farm: FarmProcess,
     client = machine(tmp_path_factory)
     before = (client.root / "etc/portage/binrepos.conf").read_text()
     refused = client.binfarm("client", "register", "--server", farm.url, "--token", farm.token,
-                             "--name", "oldbox", "--cpu", "x86-64")
+                             "--name", "oldbox", "--cpu", "x86-64", "--profile", "laptop")
     assert refused.returncode == 1
     assert "which its CPU" in refused.stderr and "sse4.2" in refused.stderr
     assert (client.root / "etc/portage/binrepos.conf").read_text() == before

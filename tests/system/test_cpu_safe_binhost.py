@@ -26,17 +26,20 @@ def test_the_laptop_never_gets_the_desktops_avx2_build(example_farm: FarmProcess
         ids[profile] = _build_id(done.stdout)
     assert ids["desktop"] != ids["laptop"]  # the laptop got its own build
 
-    laptop_cpu = set(httpx.get(f"{example_farm.url}/api/v1/profiles/laptop").json()
+    laptop_cpu = set(httpx.get(f"{example_farm.url}/api/v1/profiles/laptop",
+                               headers=example_farm.auth).json()
                      ["cpu_features"])
     needs = {}
     for path in _index_paths(example_farm, "laptop"):
-        detail = httpx.get(f"{example_farm.url}/api/v1/instances/{path}").json()
+        detail = httpx.get(f"{example_farm.url}/api/v1/instances/{path}",
+                           headers=example_farm.auth).json()
         assert set(detail["required_isa"]) <= laptop_cpu, detail
         needs[path] = detail
     fastcalcs = [d for d in needs.values() if d["cpv"] == "app-misc/fastcalc-1.0"]
     assert [d["key_inputs"]["use"] for d in fastcalcs] == [[]]
     desktop_fastcalc = [
-        httpx.get(f"{example_farm.url}/api/v1/instances/{path}").json()
+        httpx.get(f"{example_farm.url}/api/v1/instances/{path}",
+                  headers=example_farm.auth).json()
         for path in _index_paths(example_farm, "desktop") if "/fastcalc/" in path
     ]
     assert any("avx2" in d["required_isa"] and d["key_inputs"]["use"] == ["cpu_flags_x86_avx2"]

@@ -139,8 +139,9 @@ def _check_hook(path: Path, rel: Path, base: Path | None) -> None:
         (base / rel).read_bytes() == path.read_bytes()
     if not same:
         raise InvalidInput(f"{rel}: a host may not add or change a build hook "
-                           f"({_WHY[rel.parts[0]]}); only its base profile's, unchanged. "
-                           "Ask the farm's admin to put it in a profile")
+                           f"({_WHY[rel.parts[0]]}); only its base profile's, unchanged "
+                           f"({'register with --profile BASE' if base is None else 'it differs'}"
+                           "). Ask the farm's admin to put it in a profile")
 
 
 def _check_make_conf(text: str, where: str) -> None:

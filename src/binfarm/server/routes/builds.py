@@ -31,7 +31,7 @@ async def request_builds(body: BuildRequestIn, farm: FarmDep,
     builds = await run_in_threadpool(
         lambda: farm.request_builds(body.profile, body.atoms, requester=requester, token=token,
                                     env=body.env, priority=body.priority))
-    return [build_out(b, farm.catalog.for_build(b.id), farm.queue.requester_count(b.id))
+    return [build_out(b, farm.packages_of(b), farm.queue.requester_count(b.id))
             for b in builds]
 
 
@@ -59,8 +59,8 @@ def _readable(farm: Farm, build_id: int, token: Token) -> Build:
 
 @router.get("/builds/{build_id}")
 def get_build(build_id: BuildId, farm: FarmDep, token: ReaderToken) -> BuildOut:
-    return build_out(_readable(farm, build_id, token), farm.catalog.for_build(build_id),
-                     farm.queue.requester_count(build_id))
+    build = _readable(farm, build_id, token)
+    return build_out(build, farm.packages_of(build), farm.queue.requester_count(build_id))
 
 
 @router.post("/builds/{build_id}/cancel")

@@ -122,4 +122,4 @@ async def upload_package(
 def finish_build(build_id: BuildId, body: FinishIn, farm: FarmDep, token: WorkerToken) -> BuildOut:
     farm.tokens.act_as_worker(token, body.worker)
     build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error)
-    return build_out(build, farm.catalog.for_build(build_id))
+    return build_out(build, farm.packages_of(build))
