@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from binfarm.profiles.archive import find_make_profile, pack_tree
+from binfarm.tokens import Role
 from binfarm.worker.machine import local_cpu_features
 from tests.builders import copy_example_profile
 from tests.integration.server.conftest import Served, lease, upload
@@ -331,3 +332,21 @@ def test_webhook_urls_are_logged_without_credentials() -> None:
     assert redact_url("http://hookuser:topsecret@127.0.0.1:18992/hook?key=apikey123") == \
         "http://127.0.0.1:18992/hook"
     assert redact_url("https://[::1]:99999/x") == "https://[::1]/x"
+
+
+def test_f10_with_binhost_auth_required_the_mirror_needs_credentials(tmp_path: Path) -> None:
+    from binfarm.farm import Farm
+    from binfarm.server.app import create_app
+    from binfarm.settings import ServerSettings, Settings
+
+    farm = Farm(Settings(data_dir=tmp_path / "var",
+                         server=ServerSettings(binhost_auth="required")))
+    admin = farm.ensure_admin_token().read_text().strip()
+    (farm.distdir / "x-1.tar.gz").write_bytes(b"x")
+    secret = farm.tokens.create("w", Role.WORKER)[1]
+    with TestClient(create_app(farm)) as http:
+        denied = http.get("/mirror/distfiles/x-1.tar.gz")
+        assert denied.status_code == 401
+        assert denied.headers["www-authenticate"].startswith("Basic")
+        assert http.get("/mirror/distfiles/x-1.tar.gz", auth=("u", secret)).content == b"x"
+        assert http.get("/api/v1/profiles", headers=_bearer(admin)).status_code == 200
