@@ -43,7 +43,7 @@ from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
-from binfarm.repositories import RepositoryRegistry
+from binfarm.repositories import Repository, RepositoryRegistry
 from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
 from binfarm.store.blobs import BlobStore, BlobWriter
@@ -158,7 +158,7 @@ class Farm:
         """The farm's layer for its own nodes; for a profile with a chroot root, it says so
         (its binaries are built for /, and their keys differ from a prefix's)."""
         extra = {ROOT_KIND_VAR: "chroot"} if profile and self.roots.find(profile) else {}
-        return NodeLayer(distdir=self.distdir, repositories=self.repositories.locations(),
+        return NodeLayer(distdir=self.distdir, repositories=self.repositories.usable(),
                          extra=extra)
 
     # -- profiles ----------------------------------------------------------------------
@@ -171,6 +171,17 @@ class Farm:
                                     exact_flags=exact_flags, base=base)
         log.info("profile added profile=%s chost=%s", name, profile.info.chost)
         return profile
+
+    def remove_repository(self, name: str) -> Repository:
+        """Forget a repository no profile's make.profile points into."""
+        users = [p.name for p in self.profiles.list()
+                 if p.make_profile is not None and p.make_profile.repo == name]
+        if users:
+            raise Conflict(f"repository {name!r} holds the make.profile of "
+                           f"{', '.join(users)}: change or remove those profiles first")
+        repo = self.repositories.remove(name)
+        log.info("repository removed name=%s location=%s", name, repo.location)
+        return repo
 
     def profile_tree(self, name: str) -> bytes:
         return pack_tree(self.profiles.get(name).tree)
@@ -201,6 +212,8 @@ class Farm:
             raise InvalidInput("name at least one atom to build")
         if token is not None:
             token.may_request_for(profile_name)
+            if token.role != Role.ADMIN:
+                priority = min(priority, self.settings.queue.client_max_priority)
         env = check_env(env or {})
         requester = requester or Requester(token.name if token else "farm",
                                            token.id if token else None)
@@ -243,9 +256,14 @@ class Farm:
         return self.profiles.set_world(name, checked)
 
     def cancel_build(self, build_id: int, token: Token | None = None) -> Build:
+        """Cancel a build (the admin), or withdraw a client's own request for it: the build
+        is cancelled only when no one else still wants it."""
         build = self.queue.get(build_id)
-        if token is not None:
+        if token is not None and token.role != Role.ADMIN:
             token.may_request_for(build.profile)
+            if self.queue.withdraw(build_id, token.id) > 0:
+                log.info("request withdrawn build_id=%s token=%s", build_id, token.name)
+                return self.queue.get(build_id)
         cancelled = self.queue.cancel(build_id)
         log.info("build cancelled build_id=%s", build_id)
         return cancelled

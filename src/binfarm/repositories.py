@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from binfarm.db.tables import repositories
-from binfarm.errors import Conflict, InvalidInput
+from binfarm.errors import Conflict, InvalidInput, NotFound
 from binfarm.profiles.model import check_repo_name
 from binfarm.revisions import revision_of
 
@@ -84,6 +84,20 @@ class RepositoryRegistry:
                             ignore=shutil.ignore_patterns(".git"))
             staging.rename(target)
         return target
+
+    def remove(self, name: str) -> Repository:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(repositories).where(repositories.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"no repository {name!r}")
+            conn.execute(delete(repositories).where(repositories.c.name == name))
+        return Repository.from_row(row)
+
+    def usable(self) -> dict[str, Path]:
+        """Locations of the repositories still there: one whose directory went away (or
+        lost its repo_name) must not make every profile unreadable to Portage."""
+        return {name: location for name, location in self.locations().items()
+                if (location / "profiles" / "repo_name").is_file()}
 
     def list(self) -> list[Repository]:
         with self.engine.connect() as conn:

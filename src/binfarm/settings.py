@@ -45,6 +45,9 @@ class ServerSettings(BaseModel):
     binhost_auth: Literal["optional", "required"] = Field(
         "optional", description="Whether binhost reads need a token (as Basic auth password); "
         "credentials that are sent are always checked.")
+    forwarded_allow_ips: str | None = Field(
+        None, description="Proxies whose X-Forwarded-For is believed (comma-separated "
+        "addresses, as uvicorn takes them); unset: no proxy header is believed.")
 
     @field_validator("listen")
     @classmethod
@@ -64,6 +67,8 @@ class QueueSettings(BaseModel):
     bench_s: float = Field(600.0, description="How long a benched worker gets no builds.")
     long_poll_s: float = Field(20.0, description="Longest a lease request waits for a build.")
     notice_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")
+    client_max_priority: int = Field(10, ge=-100, le=100, description="Highest priority a "
+                                     "client token may give its requests (admins: 100).")
     notice_retry_max_s: float = Field(600.0, description="Longest pause between webhook "
                                       "delivery attempts.")
 

@@ -71,6 +71,9 @@ class FarmClient:
         return RepositoryOut.model_validate(self._call("POST", "/repositories",
                                                        json=body).json())
 
+    def remove_repository(self, name: str) -> RepositoryOut:
+        return RepositoryOut.model_validate(self._call("DELETE", f"/repositories/{name}").json())
+
     def list_profiles(self) -> list[ProfileOut]:
         return [ProfileOut.model_validate(p) for p in self._call("GET", "/profiles").json()]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -113,7 +113,7 @@ class ProfileOut(BaseModel):
 
 
 class WorldIn(BaseModel):
-    atoms: list[str] = Field(max_length=100_000)
+    atoms: list[Atom] = Field(max_length=100_000)
 
 
 class PlanIn(BaseModel):
@@ -146,9 +146,13 @@ class CpuIn(BaseModel):
     exact_flags: bool | None = None
 
 
+# One atom: no whitespace or control character (an empty one was a 503, F20).
+Atom = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+
+
 class BuildRequestIn(BaseModel):
     profile: str = Field(min_length=1, max_length=64)
-    atoms: list[str] = Field(min_length=1, max_length=500)
+    atoms: list[Atom] = Field(min_length=1, max_length=500)
     env: dict[str, str] = Field(default_factory=dict, description="Overrides such as USE.")
     priority: int = Field(0, ge=-100, le=100, description="Higher goes first.")
     requester: str | None = Field(None, min_length=1, max_length=128,
@@ -201,7 +205,7 @@ class HostRegisteredOut(BaseModel):
 
 class ReportIn(BaseModel):
     result: str = Field(pattern=r"^(succeeded|failed)$")
-    installed: list[str] = Field(default_factory=list, max_length=100_000)
+    installed: list[str] = Field(default_factory=list, max_length=20_000)
 
 
 class SharedFileOut(BaseModel):

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from binfarm.cli import builds, client, keys, profile, repos, roots, serve, tokens, worker
 from binfarm.cli.context import CliContext
+from binfarm.cli.render import markup_safe
 from binfarm.errors import BinfarmError
 from binfarm.settings import DEFAULT_SERVER
 
@@ -66,5 +67,6 @@ def main() -> None:
     except BinfarmError as exc:
         if debug:
             raise
-        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        _stderr.print(f"[bold red]error:[/] {markup_safe(str(exc))}", highlight=False,
+                      markup=True)
         sys.exit(1)

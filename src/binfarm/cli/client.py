@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext, call
-from binfarm.cli.render import STATE_STYLES, console
+from binfarm.cli.render import STATE_STYLES, Table, console
 from binfarm.client.binrepos import write_binrepos
 from binfarm.client.machine import ClientState, Machine
 from binfarm.client.sync import apply_sync, plan_sync

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 
-from rich.console import Console, Group
-from rich.table import Table
+from rich import table as rich_table
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.text import Text
 
 from binfarm.api.models import (
     BuildOut,
@@ -18,12 +21,47 @@ from binfarm.api.models import (
     WorkerOut,
 )
 
-__all__ = ["STATE_STYLES", "console", "log_tail", "print_builds", "print_explanations",
-           "print_instance", "print_plan", "print_profile", "print_profiles", "print_root",
-           "print_roots", "queue_view",
-           "workers_table"]
+__all__ = [
+    "STATE_STYLES",
+    "Table",
+    "console",
+    "log_tail",
+    "markup_safe",
+    "plain",
+    "print_builds",
+    "print_explanations",
+    "print_instance",
+    "print_plan",
+    "print_profile",
+    "print_profiles",
+    "print_root",
+    "print_roots",
+    "queue_view",
+    "workers_table",
+]
 
 console = Console()
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> Text:
+    """Server data (a requester's name, an error) as text: never Rich markup, and with no
+    control character that would reach the terminal (escape sequences)."""
+    return Text(_CONTROL.sub("?", text))
+
+
+def markup_safe(text: str) -> str:
+    """`text` for an f-string that is printed with markup: escaped, control characters gone."""
+    return escape(_CONTROL.sub("?", text))
+
+
+class Table(rich_table.Table):
+    """A table whose string cells are shown as plain text (see `plain`)."""
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: object) -> None:
+        super().add_row(*(plain(c) if isinstance(c, str) else c for c in renderables),
+                        **kwargs)  # type: ignore[arg-type]
 
 STATE_STYLES = {"queued": "yellow", "running": "cyan", "succeeded": "green",
                 "failed": "bold red", "cancelled": "dim"}
@@ -103,7 +141,7 @@ def builds_table(builds: Iterable[BuildOut]) -> Table:
         end = b.finished_at or (time.time() if b.started_at else None)
         took = f"{end - b.started_at:.0f} s" if end and b.started_at else ""
         asked = f"{b.requester or ''}{f' +{b.requesters - 1}' if b.requesters > 1 else ''}"
-        table.add_row(str(b.id), b.cpv, b.profile, f"[{style}]{b.state}[/]", b.worker or "",
+        table.add_row(str(b.id), b.cpv, b.profile, Text(b.state, style=style), b.worker or "",
                       str(b.priority), asked, took)
     return table
 
@@ -116,9 +154,9 @@ def workers_table(workers: Iterable[WorkerOut]) -> Table:
     table = Table("worker", "arch", "slots", "roots", "running", "last seen", "state")
     now = time.time()
     for w in workers:
-        state = ("[bold red]benched[/]" if w.benched else
+        state = (Text("benched", style="bold red") if w.benched else
                  f"{w.consecutive_failures} failures in a row" if w.consecutive_failures
-                 else "[green]ok[/]")
+                 else Text("ok", style="green"))
         table.add_row(w.name, w.arch, str(w.slots), "prefix, chroot" if w.chroot else "prefix",
                       " ".join(map(str, w.running)) or "-",
                       f"{now - w.last_seen_at:.0f} s ago", state)
@@ -131,7 +169,8 @@ def queue_view(active: list[BuildOut], workers: list[WorkerOut]) -> Group:
 
 def print_explanations(explanations: Iterable[ExplainOut]) -> None:
     for e in explanations:
-        console.print(f"[bold]{e.profile}[/] (CPU {e.cpu}): {e.cpv} key [cyan]{e.key[:16]}[/]")
+        console.print(f"[bold]{e.profile}[/] (CPU {markup_safe(e.cpu)}): {e.cpv} key "
+                      f"[cyan]{e.key[:16]}[/]")
         if not e.instances:
             console.print("  no binary of it is stored: a request builds one")
         for v in e.instances:
@@ -143,11 +182,9 @@ def print_explanations(explanations: Iterable[ExplainOut]) -> None:
                 verdict = "[yellow]listed (Portage picks by USE), but not the same key[/]"
             else:
                 verdict = "[red]not listed[/]"
-            console.print(f"{label}: {verdict}")
-            for reason in v.why_not_in_index:
-                console.print(f"    - {reason}", highlight=False)
-            for difference in v.differences:
-                console.print(f"    - {difference}", highlight=False)
+            console.print(f"{markup_safe(label)}: {verdict}")
+            for reason in (*v.why_not_in_index, *v.differences):
+                console.print(f"    - {markup_safe(reason)}", highlight=False)
 
 
 def print_instance(i: InstanceDetail) -> None:

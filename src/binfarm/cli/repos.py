@@ -1,4 +1,4 @@
-"""`binfarm repo add|list`: the ebuild repositories the farm builds from."""
+"""`binfarm repo add|list|remove`: the ebuild repositories the farm builds from."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from binfarm.cli.context import call
-from binfarm.cli.render import console
+from binfarm.cli.render import Table, console
 
 __all__ = ["app"]
 
@@ -34,7 +33,14 @@ def add(
 def list_repositories(ctx: typer.Context) -> None:
     """The farm's repositories."""
     repos = call(ctx, lambda client: client.list_repositories())
-    table = Table("repository", "location")
+    table = Table("repository", "location", "distfiles")
     for repo in repos:
-        table.add_row(repo.name, repo.location)
+        table.add_row(repo.name, repo.location, repo.distfiles or "-")
     console.print(table)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: str) -> None:
+    """Forget a repository (refused while a profile's make.profile points into it)."""
+    repo = call(ctx, lambda client: client.remove_repository(name))
+    console.print(f"removed repository {repo.name} ({repo.location})")

@@ -61,7 +61,10 @@ def serve(
     if example:
         farm.register_example()
     host, port = parse_listen(settings.server.listen)
+    forwarded = settings.server.forwarded_allow_ips
     server = uvicorn.Server(uvicorn.Config(create_app(farm), host=host, port=port,
+                                           proxy_headers=forwarded is not None,
+                                           forwarded_allow_ips=forwarded,
                                            log_level="warning", timeout_graceful_shutdown=5))
     stop = threading.Event()
     starter = threading.Thread(target=_start_workers, name="workers", daemon=True,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from binfarm.cli.context import call
-from binfarm.cli.render import console
+from binfarm.cli.render import Table, console
 
 __all__ = ["app"]
 

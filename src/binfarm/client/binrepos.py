@@ -27,6 +27,7 @@ def write_binrepos(config_dir: Path, uri: str) -> Path:
         target = target / "binfarm.conf"
         content = section
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a token
+    os.fchmod(fd, 0o600)  # a binrepos.conf that was there keeps its mode otherwise
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
     return target

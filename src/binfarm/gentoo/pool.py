@@ -44,6 +44,8 @@ class PortageHelper:
 
     def resolve(self, node: Path, atom: str, env: Mapping[str, str] | None = None) -> Resolution:
         """The best visible ebuild for `atom`; InvalidInput or NotFound when there is none."""
+        if not atom or len(atom) > 512 or any(c.isspace() or not c.isprintable() for c in atom):
+            raise InvalidInput(f"{atom!r} is not an atom (one word, like app-misc/hello)")
         request = HelperRequest(op="resolve", atom=atom)
         return Resolution.model_validate(self._call(node, request, env))
 

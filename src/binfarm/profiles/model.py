@@ -22,7 +22,7 @@ _REPO_NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 def check_name(pattern: re.Pattern[str], name: str, what: str, rule: str = "") -> str:
     """`name` if `pattern` matches it; InvalidInput saying what it names and the rule."""
-    if not pattern.match(name):
+    if not pattern.fullmatch(name):  # match() would let "laptop\n" through ($ before \n)
         raise InvalidInput(f"invalid {what} {name!r}" + (f": {rule}" if rule else ""))
     return name
 

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from binfarm.db.tables import build_roots, builds, notices, profiles, requests
-from binfarm.errors import Conflict, found
+from binfarm.errors import Conflict, NotFound, found
 from binfarm.queue.rules import ACTIVE, FINAL, BuildState, backoff_s
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.settings import QueueSettings
@@ -214,6 +214,21 @@ class BuildQueue:
             self.workers.record(conn, worker, ok=ok)
             self._queue_notices(conn, build_id)
         return self.get(build_id)
+
+    def withdraw(self, build_id: int, token_id: int) -> int:
+        """Remove the requests that token `token_id` made for an active build; return how
+        many other requests remain. NotFound when the token asked for no such build."""
+        with self.engine.begin() as conn:
+            build = self._get(conn, build_id)
+            if build.state not in ACTIVE:
+                raise Conflict(f"build {build_id} is {build.state}: only a queued or running "
+                               "build can be cancelled")
+            gone = conn.execute(delete(requests).where(requests.c.build == build_id,
+                                                       requests.c.token == token_id)).rowcount
+            if not gone:
+                raise NotFound(f"this token did not request build {build_id}")
+            return int(conn.execute(select(func.count()).select_from(requests)
+                                    .where(requests.c.build == build_id)).scalar_one())
 
     def cancel(self, build_id: int) -> Build:
         """Cancel a queued or running build; a running one's worker learns at its heartbeat."""

@@ -18,7 +18,7 @@ OPERATION_IDS = {
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",
     "set_profile_world", "add_repository", "plan", "list_roots", "get_root", "set_root",
     "delete_root", "update_root", "get_root_archive", "report_root_copy",
-    "binhost_credential", "move_host",
+    "binhost_credential", "move_host", "remove_repository",
 }
 
 

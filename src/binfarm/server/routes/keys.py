@@ -21,7 +21,7 @@ def explain(
     farm: FarmDep,
     token: ReaderToken,
     atom: Annotated[str, Query(min_length=1, max_length=512)],
-    profile: Annotated[list[str], Query(min_length=1, max_length=64)],
+    profile: Annotated[list[str], Query(min_length=1, max_length=8)],
 ) -> list[ExplainOut]:
     """For each profile: its build key for `atom`, and whether each stored binary fits."""
     for name in profile:

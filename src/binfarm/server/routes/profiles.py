@@ -44,6 +44,12 @@ def add_repository(body: RepositoryIn, farm: FarmDep, _token: AdminToken) -> Rep
     return _repository_out(repo)
 
 
+@router.delete("/repositories/{name}")
+def remove_repository(name: str, farm: FarmDep, _token: AdminToken) -> RepositoryOut:
+    """Forget a repository; refused while a profile's make.profile points into it."""
+    return _repository_out(farm.remove_repository(name))
+
+
 @router.get("/profiles")
 def list_profiles(farm: FarmDep, token: ReaderToken) -> list[ProfileOut]:
     """Profiles (a client token: its own only)."""
