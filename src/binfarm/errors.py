@@ -17,6 +17,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "TooMany",
     "Unavailable",
     "family_of_kind",
     "found",
@@ -81,9 +82,15 @@ class Unavailable(BinfarmError):
     kind = "unavailable"
 
 
-# Most specific first: Forbidden is a Denied.
+class TooMany(Unavailable):
+    """The caller has too many of these under way (long-polls): retry after some finish."""
+
+    kind = "too_many"
+
+
+# Most specific first: Forbidden is a Denied, TooMany an Unavailable.
 FAMILIES: tuple[type[BinfarmError], ...] = (
-    InvalidInput, NotFound, Conflict, Forbidden, Denied, Unavailable,
+    InvalidInput, NotFound, Conflict, Forbidden, Denied, TooMany, Unavailable,
 )
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -58,7 +57,7 @@ __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
 log = logging.getLogger(__name__)
 
 PACKAGE_SUFFIXES = (".gpkg.tar", ".xpak", ".tbz2")
-_LEASE_POLL_S = 0.5  # a long-polling lease re-checks at least this often (sweeps, backoff)
+LEASE_POLL_S = 0.5  # a long-polling lease re-checks at least this often (sweeps, backoff)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,8 @@ class Farm:
         self.catalog = Catalog(self.engine, clock)
         self.workers = WorkerRegistry(self.engine, clock, settings.queue)
         self.queue = BuildQueue(self.engine, clock, settings.queue, self.workers)
-        self._work = threading.Event()
+        # Moved by every request: a long-polling lease looks again at once.
+        self.work_generation = 0
         self.repositories = RepositoryRegistry(self.engine, clock)
         self.profiles = ProfileRegistry(self.engine, self.data_dir / "profiles", self.helper, clock)
         self.tokens = TokenStore(self.engine, clock)
@@ -246,7 +246,7 @@ class Farm:
 
     def wake_workers(self) -> None:
         """Tell long-polling leases that there may be work."""
-        self._work.set()
+        self.work_generation += 1
 
     def set_world(self, name: str, atoms: list[str]) -> Profile:
         """A profile's @world; every atom must name a package Portage finds for it."""
@@ -277,20 +277,15 @@ class Farm:
                  chroot)
         return worker
 
-    def lease(self, worker_name: str, wait_s: float = 0.0) -> Build | None:
-        """The next build for the worker; waits up to `wait_s` for one to be requested."""
+    def lease(self, worker_name: str) -> Build | None:
+        """The next build for the worker, if there is one now (the server's long-poll
+        calls this again when `work_generation` moves, or every LEASE_POLL_S)."""
         worker = self.workers.get(worker_name)
         self.workers.touch(worker_name)
-        deadline = time.monotonic() + min(wait_s, self.settings.queue.long_poll_s)
-        while True:
-            self._work.clear()
-            build = self.queue.lease(worker)
-            remaining = deadline - time.monotonic()
-            if build is not None or remaining <= 0:
-                if build is not None:
-                    log.info("build leased build_id=%s worker=%s", build.id, worker_name)
-                return build
-            self._work.wait(min(remaining, _LEASE_POLL_S))
+        build = self.queue.lease(worker)
+        if build is not None:
+            log.info("build leased build_id=%s worker=%s", build.id, worker_name)
+        return build
 
     def heartbeat(self, build_id: int, worker: str) -> Build:
         return self.queue.heartbeat(build_id, worker)
@@ -298,22 +293,30 @@ class Farm:
     def log_path(self, build_id: int) -> Path:
         return self.data_dir / "logs" / f"{build_id}.log"
 
-    def read_log(self, build_id: int, offset: int = 0) -> bytes:
+    def read_log(self, build_id: int, offset: int = 0, limit: int = 1 << 20) -> bytes:
+        """At most `limit` bytes of a build's log from `offset` on (never the whole file)."""
         self.queue.get(build_id)
         path = self.log_path(build_id)
         if not path.exists():
             return b""
         with open(path, "rb") as handle:
             handle.seek(max(offset, 0))
-            return handle.read()
+            return handle.read(max(limit, 0))
 
     def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
-        """Append to a build's log; the worker that ran it may finish a cancelled one's."""
-        if self.queue.get(build_id).worker != worker:
-            raise Conflict(f"worker {worker!r} does not run build {build_id}")
+        """Append to the log of a build `worker` holds the lease of, up to the log cap;
+        what goes past it is dropped after a note."""
+        build = self.queue.check_lease(build_id, worker)
+        room = self.settings.server.max_log_bytes - build.log_bytes
+        if room <= 0:
+            return
+        kept = chunk[:room]
+        if len(chunk) > room:
+            kept += (f"\n>>> binfarm: log cut at {self.settings.server.max_log_bytes} bytes; "
+                     "the rest of it was dropped\n").encode()
         with open(self.log_path(build_id), "ab") as handle:
-            handle.write(chunk)
-        self.queue.add_log_bytes(build_id, len(chunk))
+            handle.write(kept)
+        self.queue.add_log_bytes(build_id, len(kept))
 
     def receive_package(self, build_id: int, worker: str, filename: str, writer: BlobWriter,
                         sha256: str | None = None) -> Instance:

@@ -42,6 +42,10 @@ class ServerSettings(BaseModel):
     max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
     max_root_bytes: int = Field(16 << 30, description="Largest accepted chroot root archive.")
     max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")
+    max_log_bytes: int = Field(64 << 20, description="A build log is cut (with a note) here.")
+    max_json_bytes: int = Field(1 << 20, description="Largest accepted JSON request body.")
+    max_long_polls: int = Field(16, ge=1, description="Lease long-polls one token may have "
+                                "waiting at once (more get 429).")
     binhost_auth: Literal["optional", "required"] = Field(
         "optional", description="Whether binhost reads need a token (as Basic auth password); "
         "credentials that are sent are always checked.")

@@ -20,6 +20,7 @@ from binfarm.cli.render import (
     STATE_STYLES,
     console,
     log_tail,
+    markup_safe,
     print_builds,
     queue_view,
     workers_table,
@@ -30,6 +31,7 @@ __all__ = ["cancel", "list_builds", "list_workers", "request", "show_log", "watc
 
 _FINAL = {"succeeded", "failed", "cancelled"}
 _POLL_S = 1.0
+_TAIL_BYTES = 64 << 10  # what `request --wait` shows of a failed build's log
 
 
 def request(
@@ -69,10 +71,12 @@ def request(
         for b in final:
             style = STATE_STYLES[b.state]
             packages = ", ".join(p.path.rsplit("/", 1)[-1] for p in b.packages)
-            console.print(f"build {b.id}: {b.cpv} [{style}]{b.state}[/] {packages}")
+            console.print(f"build {b.id}: {b.cpv} [{style}]{b.state}[/] {markup_safe(packages)}")
         for b in failed:
-            console.print(f"[bold red]build {b.id} of {b.cpv} failed:[/] {b.error or ''}")
-            console.print(log_tail(client.read_log(b.id).decode(errors="replace")),
+            console.print(f"[bold red]build {b.id} of {b.cpv} failed:[/] "
+                          f"{markup_safe(b.error or '')}")
+            end = client.read_log(b.id, max(b.log_bytes - _TAIL_BYTES, 0))
+            console.print(log_tail(end.decode(errors="replace")),
                           markup=False, highlight=False)
             console.print(f"(the whole log: binfarm log {b.id})")
     if failed:
@@ -145,14 +149,19 @@ def show_log(
     cli: CliContext = ctx.obj
     with cli.client() as client:
         offset = 0
+
+        def drain() -> None:  # the farm answers a bounded range at a time
+            nonlocal offset
+            while chunk := client.read_log(build_id, offset):
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+                offset += len(chunk)
+
         while True:
-            chunk = client.read_log(build_id, offset)
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            offset += len(chunk)
+            drain()
             if not follow or client.get_build(build_id).state in _FINAL:
                 if follow:
-                    sys.stdout.buffer.write(client.read_log(build_id, offset))
+                    drain()
                 return
             time.sleep(_POLL_S)
 

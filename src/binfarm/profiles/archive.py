@@ -94,17 +94,23 @@ def unpack_tree(data: bytes, dest: Path, *, max_bytes: int) -> None:
     except tarfile.TarError as exc:
         raise InvalidInput(f"the profile tree is not a tar archive: {exc}") from exc
     with tar:
-        members = tar.getmembers()
-        if len(members) > _MAX_MEMBERS:
-            raise InvalidInput(f"the profile tree has more than {_MAX_MEMBERS} entries")
-        total = 0
-        for member in members:
-            if not (member.isfile() or member.isdir() or member.issym()):
-                raise InvalidInput(f"{member.name}: only files, directories and symlinks allowed")
-            total += member.size
-        if total > max_bytes:
-            raise InvalidInput(f"the profile tree is larger than {max_bytes} bytes")
+        # Counted as each header is read: a member past the limit is refused before its
+        # data is decompressed (a 4 GiB gzip bomb costs milliseconds).
+        members, total = [], 0
         try:
-            tar.extractall(dest, filter="data")
+            while (member := tar.next()) is not None:
+                if len(members) >= _MAX_MEMBERS:
+                    raise InvalidInput(f"the profile tree has more than {_MAX_MEMBERS} entries")
+                if not (member.isfile() or member.isdir() or member.issym()):
+                    raise InvalidInput(f"{member.name}: only files, directories and symlinks "
+                                       "allowed")
+                total += member.size
+                if total > max_bytes:
+                    raise InvalidInput(f"the profile tree is larger than {max_bytes} bytes")
+                members.append(member)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise InvalidInput(f"the profile tree is not a readable tar archive: {exc}") from exc
+        try:
+            tar.extractall(dest, members=members, filter="data")
         except (tarfile.TarError, OSError) as exc:
             raise InvalidInput(f"unsafe or broken profile tree: {exc}") from exc

@@ -9,6 +9,7 @@ from binfarm import __version__
 from binfarm.api.models import API_PREFIX
 from binfarm.farm import Farm
 from binfarm.server.errors import install_error_handlers
+from binfarm.server.limits import BodyLimits
 from binfarm.server.routes import (
     binhost,
     builds,
@@ -38,7 +39,9 @@ def create_app(farm: Farm) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.farm = farm
+    app.state.long_polls = {}  # token id -> lease requests waiting (routes/worker.py)
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, farm=farm)
     for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)

@@ -19,6 +19,7 @@ from binfarm.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TooMany,
     Unavailable,
 )
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 _STATUS: Final[dict[type[BinfarmError], int]] = {
     InvalidInput: 400, NotFound: 404, Conflict: 409, Forbidden: 403, Denied: 401,
-    Unavailable: 503,
+    TooMany: 429, Unavailable: 503,
 }
 
 

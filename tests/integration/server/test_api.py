@@ -166,6 +166,6 @@ def test_an_oversized_upload_is_refused_and_nothing_is_kept(served: Served) -> N
     response = http.post(f"/api/v1/builds/{build['id']}/packages", content=b"\0" * (limit + 1),
                          params={"worker": "w-big", "filename": "slowpoke-1.0-1.gpkg.tar"},
                          headers=auth)
-    assert response.status_code == 400 and "larger than" in response.json()["error"]
+    assert response.status_code == 413 and "larger than" in response.json()["error"]
     assert "slowpoke" not in http.get("/binhost/laptop/Packages").text
     assert list((served.farm.data_dir / "store" / "tmp").iterdir()) == []

@@ -72,7 +72,10 @@ def cancel_build(build_id: BuildId, farm: FarmDep, token: RequesterToken) -> Bui
 @router.get("/builds/{build_id}/log", response_class=Response,
             responses={200: {"content": {"text/plain": {}}}})
 def get_build_log(build_id: BuildId, farm: FarmDep, token: ReaderToken,
-                  offset: ByteOffset = 0) -> Response:
-    """The build log from byte `offset` on; poll with the growing offset to follow it."""
+                  offset: ByteOffset = 0,
+                  limit: Annotated[int, Query(ge=1, le=8 << 20)] = 1 << 20) -> Response:
+    """Up to `limit` bytes of the build log from byte `offset` on; read on (and follow a
+    running build) with the growing offset until an empty answer."""
     _readable(farm, build_id, token)
-    return Response(farm.read_log(build_id, offset), media_type="text/plain; charset=utf-8")
+    return Response(farm.read_log(build_id, offset, limit),
+                    media_type="text/plain; charset=utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -19,8 +21,10 @@ from binfarm.api.models import (
     WorkerIn,
     WorkerOut,
 )
-from binfarm.errors import InvalidInput
+from binfarm.errors import InvalidInput, TooMany
+from binfarm.farm import LEASE_POLL_S, Farm
 from binfarm.queue.rules import BuildState
+from binfarm.queue.service import Build
 from binfarm.server.deps import FarmDep, ReaderToken, WorkerToken
 from binfarm.server.routes.convert import BuildId, build_out, instance_out, raw_body, worker_out
 from binfarm.tokens import Role
@@ -28,6 +32,8 @@ from binfarm.tokens import Role
 __all__ = ["router"]
 
 router = APIRouter(tags=["worker"])
+
+_WAKE_S = 0.05  # how often a waiting lease looks whether a request came in (no database)
 
 WorkerName = Annotated[str, Query(min_length=1, max_length=128)]
 
@@ -65,13 +71,37 @@ def binhost_credential(body: CredentialIn, farm: FarmDep, token: WorkerToken) ->
 
 @router.post("/worker/lease", response_model=BuildOut,
              responses={204: {"description": "No build for this worker"}})
-async def lease_build(body: LeaseIn, farm: FarmDep, token: WorkerToken) -> Response:
-    """The next build for this worker, waiting up to `wait_s` for one; 204 when none."""
+async def lease_build(body: LeaseIn, request: Request, farm: FarmDep,
+                      token: WorkerToken) -> Response:
+    """The next build for this worker, waiting up to `wait_s` for one; 204 when none.
+
+    The wait is on the event loop: a waiting worker holds no thread of the pool that
+    serves the binhost and the API, and one token has at most `max_long_polls` waiting."""
     await run_in_threadpool(farm.tokens.act_as_worker, token, body.worker)
-    build = await run_in_threadpool(farm.lease, body.worker, body.wait_s)
+    polls: dict[int, int] = request.app.state.long_polls
+    if polls.get(token.id, 0) >= farm.settings.server.max_long_polls:
+        raise TooMany(f"token {token.name!r} has {polls[token.id]} lease requests waiting "
+                      "already")
+    polls[token.id] = polls.get(token.id, 0) + 1
+    try:
+        build = await _wait_for_lease(farm, body.worker, body.wait_s)
+    finally:
+        polls[token.id] -= 1
     if build is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return JSONResponse(build_out(build).model_dump())
+
+
+async def _wait_for_lease(farm: Farm, worker: str, wait_s: float) -> Build | None:
+    deadline = time.monotonic() + min(wait_s, farm.settings.queue.long_poll_s)
+    while True:
+        seen = farm.work_generation
+        build = await run_in_threadpool(farm.lease, worker)
+        if build is not None or time.monotonic() >= deadline:
+            return build
+        next_look = min(deadline, time.monotonic() + LEASE_POLL_S)
+        while farm.work_generation == seen and time.monotonic() < next_look:
+            await asyncio.sleep(_WAKE_S)
 
 
 @router.post("/builds/{build_id}/heartbeat")
