@@ -49,6 +49,7 @@ from binfarm.store.blobs import BlobStore, BlobWriter
 from binfarm.store.catalog import Catalog, Instance, Viewer
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
+from binfarm.trust.destinations import Destinations
 from binfarm.trust.hosttree import check_host_tree
 from binfarm.trust.overrides import check_env
 
@@ -115,6 +116,7 @@ class Farm:
         self.root_archives = BlobStore(self.data_dir / "roots")
         self.roots = RootRegistry(self.engine, self.root_archives, clock)
         self._deps_of: dict[int, frozenset[str]] = {}
+        self.destinations = Destinations(settings.queue.webhook_allow)
 
     # -- setup -------------------------------------------------------------------------
 
@@ -215,6 +217,8 @@ class Farm:
             if token.role != Role.ADMIN:
                 priority = min(priority, self.settings.queue.client_max_priority)
         env = check_env(env or {})
+        if requester is not None and requester.webhook:
+            self.destinations.check_url(requester.webhook)
         requester = requester or Requester(token.name if token else "farm",
                                            token.id if token else None)
         profile = self.profiles.get(profile_name)

@@ -71,6 +71,13 @@ class QueueSettings(BaseModel):
     bench_s: float = Field(600.0, description="How long a benched worker gets no builds.")
     long_poll_s: float = Field(20.0, description="Longest a lease request waits for a build.")
     notice_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery.")
+    webhook_allow: list[str] = Field(default_factory=list, description="Networks (CIDRs) "
+                                     "webhooks may reach besides public addresses, e.g. "
+                                     "[\"10.0.0.0/8\"]; loopback and private need this.")
+    notice_max_attempts: int = Field(8, ge=1, description="Deliveries of one notice tried "
+                                     "before it is given up.")
+    notice_deadline_s: float = Field(30.0, description="Longest one delivery may take, "
+                                     "however slowly the receiver answers.")
     client_max_priority: int = Field(10, ge=-100, le=100, description="Highest priority a "
                                      "client token may give its requests (admins: 100).")
     notice_retry_max_s: float = Field(600.0, description="Longest pause between webhook "

@@ -140,6 +140,8 @@ notices = Table(
     Column("next_attempt_at", Float, nullable=False, index=True),
     Column("delivered_at", Float),
     Column("last_error", Text),
+    # Set when `notice_max_attempts` deliveries failed: it is tried no more.
+    Column("given_up_at", Float),
 )
 
 workers = Table(

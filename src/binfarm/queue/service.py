@@ -311,6 +311,7 @@ class BuildQueue:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(notices).where(notices.c.delivered_at.is_(None),
+                                      notices.c.given_up_at.is_(None),
                                       notices.c.next_attempt_at <= self.clock())
                 .order_by(notices.c.next_attempt_at).limit(limit)
             ).all()
@@ -321,13 +322,18 @@ class BuildQueue:
                          .values(delivered_at=self.clock(),
                                  attempts=notices.c.attempts + 1))
 
-    def notice_failed(self, notice_id: int, attempts: int, error: str) -> None:
+    def notice_failed(self, notice_id: int, attempts: int, error: str) -> bool:
+        """Schedule the next delivery after a backoff; return False when this was the last
+        allowed attempt and the notice is given up."""
         delay = backoff_s(attempts + 1, base_s=1.0, cap_s=self.settings.notice_retry_max_s,
                           jitter=self.jitter())
+        last = attempts + 1 >= self.settings.notice_max_attempts
         with self.engine.begin() as conn:
             conn.execute(update(notices).where(notices.c.id == notice_id)
                          .values(attempts=attempts + 1, next_attempt_at=self.clock() + delay,
-                                 last_error=error[:2000]))
+                                 last_error=error[:2000],
+                                 given_up_at=self.clock() if last else None))
+        return not last
 
     # -- private ---------------------------------------------------------------------------
 
