@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
-		&& command -v debootstrap >/dev/null || \
+		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		zstd pax-utils wget bubblewrap debootstrap >/dev/null; }
+		zstd pax-utils wget bubblewrap debootstrap nginx >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python bench/keys.py
 	$(BIN)/python bench/queue.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/longpoll.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example
