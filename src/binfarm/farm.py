@@ -248,6 +248,14 @@ class Farm:
         self.wake_workers()
         return answered
 
+    def requester_name(self, token: Token, asked: str | None = None) -> str:
+        """Who a request is from: the name an admin gives, else the token's identity (a
+        host's own name for its token), never a name a client picks."""
+        if token.role == Role.ADMIN:
+            return asked or token.name
+        host = self.hosts.by_token(token.id)
+        return host.name if host is not None else token.name
+
     def wake_workers(self) -> None:
         """Tell long-polling leases that there may be work."""
         self.work_generation += 1

@@ -63,6 +63,11 @@ class HostRegistry:
             row = conn.execute(select(hosts).where(hosts.c.name == name)).first()
         return Host.from_row(row) if row else None
 
+    def by_token(self, token_id: int) -> Host | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(hosts).where(hosts.c.token == token_id)).first()
+        return Host.from_row(row) if row else None
+
     def get(self, name: str) -> Host:
         return found(self.find(name),
                      f"no host {name!r}: register it with `binfarm client register`")

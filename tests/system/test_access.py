@@ -96,3 +96,12 @@ def test_f1_f3_a_client_cannot_run_code_and_build_roots_hold_no_admin_token(
         assert httpx.get(f"{example_farm.url}/binhost/{profile}/Packages",
                          auth=("x", secret)).status_code == 200
     assert (example_farm.data_dir.stat().st_mode & 0o077) == 0
+
+
+def test_f22_a_forwarded_for_header_is_not_believed_without_a_configured_proxy(
+        example_farm: FarmProcess) -> None:
+    faraway = _token(example_farm, "--role", "admin", "--name", "vpn2", "--network",
+                     "10.9.0.0/16")
+    response = httpx.get(f"{example_farm.url}/api/v1/profiles", headers={
+        "Authorization": f"Bearer {faraway}", "X-Forwarded-For": "10.9.1.1"})
+    assert response.status_code == 403 and "127.0.0.1" in response.json()["error"]

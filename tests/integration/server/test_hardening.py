@@ -97,3 +97,18 @@ def test_f23_a_binrepos_conf_that_existed_becomes_owner_only(tmp_path: Path) -> 
     written = write_binrepos(tmp_path, "http://h:bf_secret@127.0.0.1:1/binhost/laptop")
     assert written == existing and stat.S_IMODE(existing.stat().st_mode) == 0o600
     assert "[other]" in existing.read_text() and "bf_secret" in existing.read_text()
+
+
+def test_f19_a_hosts_requests_are_in_its_own_name(served: Served, tmp_path: Path) -> None:
+    from binfarm.worker.machine import local_cpu_features
+
+    tree = copy_example_profile("laptop", tmp_path / "host")
+    registered = served.http.post(
+        "/api/v1/hosts/web7", content=pack_tree(tree), headers=served.auth,
+        params={"arch": "x86_64", "cpu_features": " ".join(sorted(local_cpu_features())),
+                "make_profile": str(find_make_profile(tree)), "base": "laptop"}).json()
+    host = {"Authorization": f"Bearer {registered['token']}"}
+    [build] = served.http.post("/api/v1/builds", headers=host, json={
+        "profile": registered["host"]["profile"], "atoms": ["tool"],
+        "requester": "somebody-else"}).json()
+    assert build["requester"] == "web7"

@@ -13,7 +13,7 @@ from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, Requester
 from binfarm.server.deps import FarmDep, ReaderToken, RequesterToken
 from binfarm.server.routes.convert import BuildId, ByteOffset, build_out
-from binfarm.tokens import Role, Token
+from binfarm.tokens import Token
 
 __all__ = ["router"]
 
@@ -25,9 +25,8 @@ async def request_builds(body: BuildRequestIn, farm: FarmDep,
                          token: RequesterToken) -> list[BuildOut]:
     """Queue a build of each atom for the profile; a build with the same key is joined, and
     a key already stored is answered with the build that made it."""
-    # Only the admin names a requester; anyone else is who their token says.
-    name = (body.requester or token.name) if token.role == Role.ADMIN else token.name
-    requester = Requester(name, token.id, body.webhook)
+    requester = Requester(await run_in_threadpool(farm.requester_name, token, body.requester),
+                          token.id, body.webhook)
     builds = await run_in_threadpool(
         lambda: farm.request_builds(body.profile, body.atoms, requester=requester, token=token,
                                     env=body.env, priority=body.priority))
