@@ -40,6 +40,7 @@ from binfarm.profiles.archive import (
 )
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
+from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import Repository, RepositoryRegistry
@@ -317,8 +318,15 @@ class Farm:
 
     def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
         """Append to the log of a build `worker` holds the lease of, up to the log cap;
-        what goes past it is dropped after a note."""
-        build = self.queue.check_lease(build_id, worker)
+        what goes past it is dropped after a note. A cancelled build's worker has one lease
+        period more, to say that it stopped emerge (it learns of the cancel at a
+        heartbeat)."""
+        build = self.queue.get(build_id)
+        cancelled_lately = (build.state == BuildState.CANCELLED and build.worker == worker
+                            and (build.finished_at or 0) + self.settings.queue.lease_ttl_s
+                            >= self.clock())
+        if not cancelled_lately:
+            build = self.queue.check_lease(build_id, worker)
         room = self.settings.server.max_log_bytes - build.log_bytes
         if room <= 0:
             return
