@@ -5,14 +5,12 @@ The server calls these methods and nothing below them; `binfarm serve` builds on
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
 import logging
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,17 +24,14 @@ from binfarm.gentoo.configroot import NodeLayer
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
 from binfarm.gentoo.toolchain import isa_of_inputs
-from binfarm.hosts import Host, HostRegistry, check_host_name
+from binfarm.hosts import HostRegistry
+from binfarm.hosts.enrollment import Enrollment
 from binfarm.keys.cpu import Fit
-from binfarm.keys.cpv import cp_of
 from binfarm.keys.diff import differences
 from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.profiles.archive import (
-    drop_machine_local,
     find_make_profile,
     pack_tree,
-    tree_digest,
-    unpack_tree,
 )
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
@@ -51,7 +46,6 @@ from binfarm.store.catalog import Catalog, Instance, Viewer
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
 from binfarm.trust.destinations import Destinations
-from binfarm.trust.hosttree import check_host_tree
 from binfarm.trust.overrides import check_env
 
 __all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
@@ -118,6 +112,11 @@ class Farm:
         self.roots = RootRegistry(self.engine, self.root_archives, clock)
         self._deps_of: dict[int, frozenset[str]] = {}
         self.destinations = Destinations(settings.queue.webhook_allow)
+        self.enrollment = Enrollment(
+            hosts=self.hosts, profiles=self.profiles, tokens=self.tokens,
+            repositories=self.repositories, helper=self.helper, scratch=self.data_dir,
+            max_tree_bytes=settings.server.max_profile_bytes, node_layer=self.node_layer,
+            add_profile=self.add_profile)
 
     # -- setup -------------------------------------------------------------------------
 
@@ -430,111 +429,6 @@ class Farm:
 
     def _viewer(self, profile: Profile) -> Viewer:
         return replace(profile.viewer, for_root=self.roots.find(profile.name) is not None)
-
-    # -- hosts ---------------------------------------------------------------------------
-
-    def register_host(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-                      *, arch: str, cpu_features: frozenset[str], base: str | None = None,
-                      token: Token | None = None) -> tuple[Host, str]:
-        """Keep a machine's configuration as a profile and give the machine a client token
-        for it. An identical profile is joined: any one with the admin's token, only its own
-        base profile with an enrollment token (used up by this). Refused if the machine's
-        CPU cannot run what the profile's binaries need."""
-        name = check_host_name(name)
-        enrolling = token is not None and token.role == Role.ENROLL
-        if enrolling:
-            assert token is not None
-            base = token.profile
-        if base is not None:
-            self.profiles.get(base)
-        with self.tokens.used_once(token) if enrolling and token else contextlib.nullcontext():
-            profile = self._profile_for(name, packed_tree, make_profile, cpu_features, base,
-                                        joinable={base} if enrolling and base else None)
-            previous = self.hosts.find(name)
-            if previous is not None and previous.token is not None:
-                self.tokens.revoke(str(previous.token))
-            created, secret = self.tokens.create(f"host-{name}", Role.CLIENT,
-                                                 profile=profile.name)
-            host = self.hosts.upsert(name, profile=profile.name, arch=arch,
-                                     cpu_features=cpu_features, token=created.id)
-        log.info("host registered host=%s profile=%s", name, profile.name)
-        return host, secret
-
-    def update_host_config(self, name: str, packed_tree: bytes,
-                           make_profile: MakeProfileRef | None) -> Host:
-        """The machine's configuration changed: follow it in the host's own profile. A host
-        never moves itself into another existing profile (`move_host` is the admin's)."""
-        host = self.hosts.get(name)
-        base = self.profiles.get(host.profile).base or (
-            host.profile if not host.profile.startswith("host-") else None)
-        profile = self._profile_for(name, packed_tree, make_profile, host.cpu_features, base,
-                                    joinable={host.profile})
-        return self._rebind_host(host, profile)
-
-    def move_host(self, name: str, profile_name: str) -> Host:
-        """Put a host into another profile (the admin's decision); its CPU must fit."""
-        host = self.hosts.get(name)
-        profile = self.profiles.get(profile_name)
-        if missing := sorted(profile.cpu_features - host.cpu_features):
-            raise InvalidInput(f"host {name}'s CPU lacks {', '.join(missing)}, which "
-                               f"profile {profile.name} ({profile.cpu_spec}) needs")
-        return self._rebind_host(host, profile)
-
-    def _rebind_host(self, host: Host, profile: Profile) -> Host:
-        if profile.name == host.profile:
-            return host
-        if host.token is not None:
-            self.tokens.rebind(host.token, profile.name)
-        log.info("host moved host=%s profile=%s", host.name, profile.name)
-        return self.hosts.upsert(host.name, profile=profile.name, arch=host.arch,
-                                 cpu_features=host.cpu_features, token=host.token)
-
-    def report_host(self, name: str, result: str, installed: list[str]) -> Host:
-        return self.hosts.report(name, result, installed)
-
-    def out_of_date(self, host: Host) -> list[str]:
-        """Installed packages for which the host's profile has a newer visible version."""
-        if not host.installed:
-            return []
-        profile = self.profiles.get(host.profile)
-        node = self.profiles.query_node(profile, self.node_layer(profile.name))
-        installed = {cp_of(cpv): cpv for cpv in host.installed}
-        best = self.helper.best_versions(node, sorted(installed))
-        return sorted(f"{cpv} -> {best[cp]}" for cp, cpv in installed.items()
-                      if best.get(cp) and best[cp] != cpv)
-
-    def shared_layer(self, host_name: str) -> dict[str, bytes]:
-        """The `01*` files of the profile a host takes its shared configuration from."""
-        host = self.hosts.get(host_name)
-        profile = self.profiles.get(host.profile)
-        source = self.profiles.get(profile.base) if profile.base else profile
-        return {str(p.relative_to(source.tree)): p.read_bytes()
-                for p in sorted(source.tree.rglob("01*")) if p.is_file()}
-
-    def _profile_for(self, host: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
-                     cpu_features: frozenset[str], base: str | None, *,
-                     joinable: set[str] | None = None) -> Profile:
-        """The profile for a host's configuration: an identical existing one (among
-        `joinable`, or any), else the host's own, made from a tree the host rules allow."""
-        with tempfile.TemporaryDirectory(dir=self.data_dir) as tmp:
-            tree = Path(tmp) / "tree"
-            unpack_tree(packed_tree, tree, max_bytes=self.settings.server.max_profile_bytes)
-            drop_machine_local(tree)
-            profile = self.profiles.find_by_digest(tree_digest(tree, make_profile), joinable)
-            if profile is None:
-                check_host_tree(tree, repositories=set(self.repositories.locations()),
-                                base=self.profiles.get(base).tree if base else None)
-        if profile is not None:
-            if missing := sorted(profile.cpu_features - cpu_features):
-                raise InvalidInput(f"host {host}'s CPU lacks {', '.join(missing)}, which "
-                                   f"profile {profile.name} ({profile.cpu_spec}) needs")
-            return profile
-        own = f"host-{host}"
-        if self.profiles.find(own) is not None:
-            return self.profiles.replace_tree(own, packed_tree, make_profile, self.node_layer(own),
-                                              max_bytes=self.settings.server.max_profile_bytes)
-        return self.add_profile(own, packed_tree, make_profile, base=base,
-                                cpu=" ".join(sorted(cpu_features)) or None)
 
     # -- keys ----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ def host_out(farm: Farm, host: Host, *, with_out_of_date: bool = False) -> HostO
                    cpu_features=sorted(host.cpu_features), registered_at=host.registered_at,
                    last_report_at=host.last_report_at, last_result=host.last_result,
                    installed=list(host.installed),
-                   out_of_date=farm.out_of_date(host) if with_out_of_date else [])
+                   out_of_date=farm.enrollment.out_of_date(host) if with_out_of_date else [])
 
 
 def _own(farm: Farm, name: str, token: Token) -> Host:
@@ -54,7 +54,7 @@ async def register_host(
     body = await read_limited(request, farm.settings.server.max_profile_bytes)
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     host, secret = await run_in_threadpool(
-        lambda: farm.register_host(name, body, ref, arch=arch, base=base, token=token,
+        lambda: farm.enrollment.register(name, body, ref, arch=arch, base=base, token=token,
                                    cpu_features=frozenset(cpu_features.split())))
     return HostRegisteredOut(host=host_out(farm, host), token=secret)
 
@@ -66,7 +66,7 @@ async def update_host_config(name: str, request: Request, farm: FarmDep, token: 
     await run_in_threadpool(_own, farm, name, token)
     body = await read_limited(request, farm.settings.server.max_profile_bytes)
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
-    host = await run_in_threadpool(farm.update_host_config, name, body, ref)
+    host = await run_in_threadpool(farm.enrollment.update_config, name, body, ref)
     return host_out(farm, host)
 
 
@@ -74,7 +74,7 @@ async def update_host_config(name: str, request: Request, farm: FarmDep, token: 
 def report_host(name: str, body: ReportIn, farm: FarmDep, token: RequesterToken) -> HostOut:
     """What an update did, and what the machine has installed now."""
     _own(farm, name, token)
-    return host_out(farm, farm.report_host(name, body.result, body.installed))
+    return host_out(farm, farm.enrollment.report(name, body.result, body.installed))
 
 
 @router.get("/hosts/{name}/shared")
@@ -82,13 +82,13 @@ def get_shared_layer(name: str, farm: FarmDep, token: RequesterToken) -> list[Sh
     """The shared (`01*`) files the host's configuration takes from its base profile."""
     _own(farm, name, token)
     return [SharedFileOut(path=path, content_b64=base64.b64encode(data).decode())
-            for path, data in farm.shared_layer(name).items()]
+            for path, data in farm.enrollment.shared_layer(name).items()]
 
 
 @router.put("/hosts/{name}/profile")
 def move_host(name: str, body: HostProfileIn, farm: FarmDep, _token: AdminToken) -> HostOut:
     """Put a host into another existing profile (its token follows)."""
-    return host_out(farm, farm.move_host(name, body.profile))
+    return host_out(farm, farm.enrollment.move(name, body.profile))
 
 
 @router.get("/hosts")
