@@ -112,3 +112,9 @@ def test_f19_a_hosts_requests_are_in_its_own_name(served: Served, tmp_path: Path
         "profile": registered["host"]["profile"], "atoms": ["tool"],
         "requester": "somebody-else"}).json()
     assert build["requester"] == "web7"
+
+
+def test_f18_a_host_report_takes_a_bounded_package_list(served: Served) -> None:
+    response = served.http.post("/api/v1/hosts/nobody/report", headers=served.auth, json={
+        "result": "succeeded", "installed": [f"app-misc/p{i}-1.0" for i in range(20_001)]})
+    assert response.status_code == 422 and response.json()["kind"] == "invalid_input"
