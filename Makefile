@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run test lint bench clean
 
+# RUNLEVEL=1: installing nginx must not start Debian's default site on port 80 (the
+# benchmark runs its own nginx on 127.0.0.1).
 setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
 		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		zstd pax-utils wget bubblewrap debootstrap nginx >/dev/null; }
 
 $(STAMP): pyproject.toml
