@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from binfarm.errors import InvalidInput
 
@@ -98,6 +105,18 @@ class WorkerSettings(BaseModel):
                                 "worker may take this long to notice.")
 
 
+class _FarmEnvironment(EnvSettingsSource):
+    """BINFARM_* variables, where the CLI's own BINFARM_SERVER (a URL) is not the `server`
+    section: a section is set by its BINFARM_SECTION__KEY variables, or by a JSON object."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value, key, is_complex = super().get_field_value(field, field_name)
+        section = isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        if section and isinstance(value, str) and not value.lstrip().startswith("{"):
+            return None, key, is_complex
+        return value, key, is_complex
+
+
 class Settings(BaseSettings):
     """The farm's settings; `data_dir` holds the database, store, logs and build roots."""
 
@@ -117,6 +136,15 @@ class Settings(BaseSettings):
         if value.exists() and not value.is_dir():
             raise ValueError(f"data_dir {value} exists and is not a directory")
         return value.absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _FarmEnvironment(settings_cls), dotenv_settings,
+                file_secret_settings)
 
     @property
     def database_url(self) -> str:
@@ -154,6 +182,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from `overrides`, then BINFARM_* variables, then defaults; InvalidInput if bad."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a BINFARM_* value that is not what its field takes
+        raise InvalidInput(f"invalid settings: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()

@@ -105,3 +105,12 @@ def test_f22_a_forwarded_for_header_is_not_believed_without_a_configured_proxy(
     response = httpx.get(f"{example_farm.url}/api/v1/profiles", headers={
         "Authorization": f"Bearer {faraway}", "X-Forwarded-For": "10.9.1.1"})
     assert response.status_code == 403 and "127.0.0.1" in response.json()["error"]
+
+
+def test_serve_starts_with_the_clis_variables_exported(tmp_path: Path) -> None:
+    farm = FarmProcess(tmp_path / "var", "--workers", "0",
+                       env={"BINFARM_SERVER": "http://127.0.0.1:9", "BINFARM_TOKEN": "bf_x"})
+    try:
+        assert httpx.get(f"{farm.url}/api/v1/health").status_code == 200
+    finally:
+        farm.stop()
