@@ -134,7 +134,7 @@ def _broken_tree(base: Path, how: str) -> Path:
     [
         ("no-make-profile", "make.profile is missing"),
         ("bad-make-conf", '"make.conf/02slave", line 2: No closing quotation'),
-        ("unknown-repository", "Invalid Repository Location (not a dir): '/var/db/repos/gentoo'"),
+        ("unknown-repository", "repos.conf names 'gentoo', which this farm does not have"),
         ("profile-in-unknown-repository", "repository 'gentoo', which this farm does not have"),
     ],
 )

@@ -9,6 +9,7 @@ what the profile's own flags produce is refused.
 
 from __future__ import annotations
 
+import configparser
 import shutil
 import tempfile
 import threading
@@ -85,11 +86,11 @@ class ProfileRegistry:
         check_profile_name(name)
         if self.find(name) is not None:
             raise Conflict(f"profile {name!r} already exists")
-        _check_repo(make_profile, layer.repositories)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.root))
         try:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
             drop_machine_local(staging / "tree")
+            _check_repositories(staging / "tree", make_profile, layer.repositories)
             info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
             spec = _checked_cpu(info, cpu)
             final = self.root / name
@@ -118,6 +119,7 @@ class ProfileRegistry:
         try:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
             drop_machine_local(staging / "tree")
+            _check_repositories(staging / "tree", make_profile, layer.repositories)
             info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
             _checked_cpu(info, None if profile.cpu_spec == _OWN_FLAGS else profile.cpu_spec)
             digest = tree_digest(staging / "tree", make_profile)
@@ -213,11 +215,39 @@ def _checked_cpu(info: ProfileInfo, cpu: str | None) -> CpuSpec:
     return spec
 
 
-def _check_repo(ref: MakeProfileRef | None, repositories: Mapping[str, Path]) -> None:
-    if ref is None or ref.repo in repositories:
+def _check_repositories(tree: Path, ref: MakeProfileRef | None,
+                        repositories: Mapping[str, Path]) -> None:
+    """Refuse a tree whose make.profile or repos.conf names a repository the farm does not
+    have, saying how to add it (and where it already is on this machine, if it is)."""
+    named = _repos_conf_locations(tree)
+    wanted = {ref.repo} if ref is not None else set()
+    missing = sorted((wanted | set(named)) - set(repositories))
+    if not missing:
         return
+    hints = []
+    for name in missing:
+        where = named.get(name)
+        if where is not None and (Path(where) / "profiles" / "repo_name").is_file():
+            hints.append(f"binfarm repo add {name} {where}  (repos.conf puts it there, and "
+                         "it exists on the farm's machine)")
+        else:
+            hints.append(f"binfarm repo add {name} PATH")
+    what = (f"make.profile points into repository {ref.repo!r}, which this farm does not "
+            "have" if ref is not None and ref.repo in missing else
+            f"repos.conf names {', '.join(repr(m) for m in missing)}, which this farm does "
+            "not have")
     known = ", ".join(sorted(repositories)) or "none"
-    raise InvalidInput(
-        f"make.profile points into repository {ref.repo!r}, which this farm does not have "
-        f"(it has: {known})"
-    )
+    raise InvalidInput(f"{what} (it has: {known}); add it with: " + "; ".join(hints))
+
+
+def _repos_conf_locations(tree: Path) -> dict[str, str | None]:
+    """Each repository a tree's repos.conf names, with the location it gives (if any)."""
+    conf = tree / "repos.conf"
+    files = [conf] if conf.is_file() else sorted(p for p in conf.rglob("*") if p.is_file())
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    for path in files:
+        try:
+            parser.read_string(path.read_text(errors="replace"), source=str(path))
+        except configparser.Error as exc:
+            raise InvalidInput(f"{path.relative_to(tree)}: not a repos.conf file: {exc}") from exc
+    return {name: parser[name].get("location") for name in parser.sections()}

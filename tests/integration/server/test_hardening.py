@@ -118,3 +118,19 @@ def test_f18_a_host_report_takes_a_bounded_package_list(served: Served) -> None:
     response = served.http.post("/api/v1/hosts/nobody/report", headers=served.auth, json={
         "result": "succeeded", "installed": [f"app-misc/p{i}-1.0" for i in range(20_001)]})
     assert response.status_code == 422 and response.json()["kind"] == "invalid_input"
+
+
+def test_a_profile_naming_an_unknown_repository_says_how_to_add_it(served: Served,
+                                                                    tmp_path: Path) -> None:
+    extra = tmp_path / "overlay"
+    (extra / "profiles").mkdir(parents=True)
+    (extra / "profiles" / "repo_name").write_text("overlay\n")
+    tree = copy_example_profile("laptop", tmp_path / "t")
+    (tree / "repos.conf" / "overlay.conf").write_text(f"[overlay]\nlocation = {extra}\n")
+    response = served.http.put("/api/v1/profiles/with-overlay", content=pack_tree(tree),
+                               headers=served.auth,
+                               params={"make_profile": str(find_make_profile(tree))})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "repos.conf names 'overlay', which this farm does not have" in error
+    assert f"binfarm repo add overlay {extra}  (repos.conf puts it there" in error
