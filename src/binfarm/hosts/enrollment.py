@@ -58,6 +58,9 @@ class Enrollment:
         enrolling = token is not None and token.role == Role.ENROLL
         if enrolling:
             assert token is not None
+            if base is not None and base != token.profile:
+                raise InvalidInput(f"this enrollment token registers machines for profile "
+                                   f"{token.profile!r}, not {base!r}")
             base = token.profile
         if base is not None:
             self.profiles.get(base)

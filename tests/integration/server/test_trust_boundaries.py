@@ -143,6 +143,9 @@ def test_f26_an_enrollment_token_registers_one_machine_for_its_profile(served: S
     tree = copy_example_profile("desktop", tmp_path / "desktop-shaped")
     params = {"arch": "x86_64", "cpu_features": " ".join(sorted(local_cpu_features())),
               "make_profile": str(find_make_profile(tree))}
+    wrong = served.http.post("/api/v1/hosts/newbox", content=pack_tree(tree),
+                             headers=_bearer(enroll), params={**params, "base": "desktop"})
+    assert wrong.status_code == 400 and "for profile 'laptop', not 'desktop'" in wrong.text
     (tree / "bashrc").write_text("id > /tmp/pwned\n")
     first = served.http.post("/api/v1/hosts/newbox", content=pack_tree(tree),
                              headers=_bearer(enroll), params=params)
