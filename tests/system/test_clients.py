@@ -30,9 +30,18 @@ def machine(tmp_path_factory: pytest.TempPathFactory, *world: str) -> ClientPref
     return client
 
 
+def enrollment_token(farm: FarmProcess, name: str) -> str:
+    """A one-use token that registers one machine for laptop: never the admin's."""
+    created = farm.cli("token", "create", "--role", "enroll", "--profile", "laptop",
+                       "--name", f"enroll-{name}")
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
 def register(farm: FarmProcess, client: ClientPrefix, name: str, *extra: str) -> None:
-    done = client.binfarm("client", "register", "--server", farm.url, "--token", farm.token,
-                          "--name", name, "--profile", "laptop", *extra)
+    done = client.binfarm("client", "register", "--server", farm.url,
+                          "--token", enrollment_token(farm, name), "--name", name,
+                          "--profile", "laptop", *extra)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -41,7 +50,8 @@ def test_a_machine_whose_cpu_is_too_small_is_refused(farm: FarmProcess,
                                                      ) -> None:
     client = machine(tmp_path_factory)
     before = (client.root / "etc/portage/binrepos.conf").read_text()
-    refused = client.binfarm("client", "register", "--server", farm.url, "--token", farm.token,
+    enroll = enrollment_token(farm, "oldbox")
+    refused = client.binfarm("client", "register", "--server", farm.url, "--token", enroll,
                              "--name", "oldbox", "--cpu", "x86-64", "--profile", "laptop")
     assert refused.returncode == 1
     assert "which its CPU" in refused.stderr and "sse4.2" in refused.stderr
