@@ -135,7 +135,7 @@ class WorkerProcess:
         self._log.close()
 
     def _kill_builds(self) -> None:
-        for pid in _pids_with_environ(str(self.work_dir)):
+        for pid in pids_with_environ(str(self.work_dir)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -189,7 +189,7 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
             proc.wait()
 
 
-def _pids_with_environ(needle: str) -> list[int]:
+def pids_with_environ(needle: str) -> list[int]:
     """Processes whose environment mentions `needle` (a worker's emerge and its children)."""
     found = []
     for entry in Path("/proc").iterdir():

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
-from tests.builders import FarmProcess, WebhookReceiver, free_port, wait_until
+from tests.builders import (
+    FarmProcess,
+    WebhookReceiver,
+    free_port,
+    pids_with_environ,
+    wait_until,
+)
 from tests.system.conftest import Fleet
 
 # Short leases and backoffs, so that a death is noticed within seconds.
@@ -94,6 +101,21 @@ def test_cancelling_a_running_build_stops_its_emerge(fleet: Fleet, tmp_path: Pat
                       "the worker to take the next build")
     assert done["worker"] == "delta"
     assert build(farm, slow)["state"] == "cancelled"
+
+
+def test_stopping_serve_ends_its_builds_and_requeues_them(fleet: Fleet,
+                                                          tmp_path: Path) -> None:
+    farm = fleet.farm(tmp_path / "var", "--example", env=FAST)
+    [slow] = request(farm, "app-misc/slowpoke")
+    wait_until(lambda: compiling(farm, slow, "embedded"), 90, "the embedded worker compiling")
+    build_root = str(farm.data_dir / "worker")
+    assert pids_with_environ(build_root)  # emerge and its children carry the root's paths
+    farm.stop()  # SIGTERM, as an init system stops it
+    assert farm.proc.returncode is not None
+    assert pids_with_environ(build_root) == []  # no process of the build outlived serve
+    with sqlite3.connect(farm.data_dir / "binfarm.sqlite") as db:
+        [(state,)] = db.execute("SELECT state FROM builds WHERE id = ?", (int(slow),))
+    assert state == "queued"
 
 
 def test_fifty_clients_asking_for_five_packages_get_five_builds_and_fifty_notices(

@@ -6,9 +6,13 @@ workers run in threads and reach it over loopback HTTP, exactly as remote worker
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -62,7 +66,7 @@ def serve(
         farm.register_example()
     host, port = parse_listen(settings.server.listen)
     forwarded = settings.server.forwarded_allow_ips
-    server = uvicorn.Server(uvicorn.Config(create_app(farm), host=host, port=port,
+    server = _FarmServer(uvicorn.Config(create_app(farm), host=host, port=port,
                                            proxy_headers=forwarded is not None,
                                            forwarded_allow_ips=forwarded,
                                            log_level="warning", timeout_graceful_shutdown=5))
@@ -76,9 +80,37 @@ def serve(
     try:
         server.run()
     finally:
-        stop.set()
+        stop.set()  # the workers' builds are killed (their whole process groups)
         starter.join(timeout=30)
         notices.join(timeout=30)
+        for name in names:
+            if requeued := farm.queue.requeue_worker(name):
+                log.info("requeued %s builds of worker=%s at shutdown", requeued, name)
+
+
+class _FarmServer(uvicorn.Server):
+    """uvicorn raises SIGTERM/SIGINT again once it has shut down, which would end the
+    process before the embedded workers stop their builds (their emerge would live on);
+    this server only takes the signal as the request to exit, and `serve` then stops
+    the workers, requeues their builds and returns."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._exit_asked)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _exit_asked(self, sig: int, _frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: do not wait for connections
+        self.should_exit = True
 
 
 def _worker_name(settings: Settings, index: int) -> str:
