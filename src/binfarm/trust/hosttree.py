@@ -2,8 +2,10 @@
 
 A host's tree may set USE, compiler flags, keywords, masks and licences, and the
 make.conf variables below; it may name only repositories the farm has; its package.env
-may point only at env/ files. It may carry its base profile's build hooks (bashrc, env/,
-patches/, profile/) unchanged, but never add or change one: those run code in every build.
+may point only at env/ files, and its profile/ may hold data (package.provided, masks,
+USE forcing) and a make.defaults under make.conf's rules, but no `parent`. It may carry
+its base profile's build hooks (bashrc, env/, patches/, profile/bashrc) unchanged, but
+never add or change one: those run code in every build.
 Everything is a regular file or a directory. Anything else is refused, naming the file,
 before Portage reads the tree, so Portage never sources a host's file and its complaints
 never quote a file from outside the tree.
@@ -81,8 +83,16 @@ _WHY: Final = {
     "bashrc": "it runs in every phase of every build",
     "env": "package.env sources it into builds",
     "patches": "it is applied to the sources",
-    "profile": "a user profile can define bashrc and variables of its own",
 }
+# A user profile (profile/): its data files as a host's own (package.provided, masks,
+# USE forcing); make.defaults under make.conf's rules; its bashrc as a hook. `parent` is
+# refused: it would make any directory on the farm a profile, with its bashrc.
+_PROFILE_DATA: Final = frozenset({
+    "package.provided", "package.use", "package.use.mask", "package.use.force",
+    "package.use.stable.mask", "package.use.stable.force", "use.mask", "use.force",
+    "use.stable.mask", "use.stable.force", "package.mask", "package.unmask",
+    "package.accept_keywords", "package.keywords", "packages",
+})
 
 
 def make_conf_assignments(text: str, where: str) -> Iterator[tuple[str, str]]:
@@ -124,7 +134,9 @@ def check_host_tree(tree: Path, *, repositories: Set[str], base: Path | None) ->
                 "hooks unchanged); other files belong in a profile the admin adds")
         if not path.is_file():
             continue
-        if top in _WHY:
+        if top == "profile":
+            _check_profile_file(path, rel, base)
+        elif top in _WHY:
             _check_hook(path, rel, base)
         elif top == "make.conf":
             _check_make_conf(path.read_text(errors="replace"), str(rel))
@@ -134,12 +146,24 @@ def check_host_tree(tree: Path, *, repositories: Set[str], base: Path | None) ->
             _check_package_env(path.read_text(errors="replace"), str(rel), tree)
 
 
-def _check_hook(path: Path, rel: Path, base: Path | None) -> None:
+def _check_profile_file(path: Path, rel: Path, base: Path | None) -> None:
+    name = rel.parts[1] if len(rel.parts) > 1 else ""
+    if name == "bashrc":
+        _check_hook(path, rel, base, why="a user profile's bashrc runs in every build")
+    elif name == "make.defaults":
+        _check_make_conf(path.read_text(errors="replace"), str(rel))
+    elif name not in _PROFILE_DATA or len(rel.parts) > 3:
+        raise InvalidInput(f"{rel}: a host's profile/ may hold only make.defaults and "
+                           f"{', '.join(sorted(_PROFILE_DATA))} (no parent, no bashrc of "
+                           "its own)")
+
+
+def _check_hook(path: Path, rel: Path, base: Path | None, why: str = "") -> None:
     same = base is not None and (base / rel).is_file() and \
         (base / rel).read_bytes() == path.read_bytes()
     if not same:
         raise InvalidInput(f"{rel}: a host may not add or change a build hook "
-                           f"({_WHY[rel.parts[0]]}); only its base profile's, unchanged "
+                           f"({why or _WHY[rel.parts[0]]}); only its base profile's, unchanged "
                            f"({'register with --profile BASE' if base is None else 'it differs'}"
                            "). Ask the farm's admin to put it in a profile")
 
