@@ -13,6 +13,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from binfarm.errors import InvalidInput
@@ -32,20 +33,20 @@ __all__ = ["Enrollment"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Enrollment:
-    def __init__(self, *, hosts: HostRegistry, profiles: ProfileRegistry, tokens: TokenStore,
-                 repositories: RepositoryRegistry, helper: PortageHelper, scratch: Path,
-                 max_tree_bytes: int, node_layer: Callable[[str | None], NodeLayer],
-                 add_profile: Callable[..., Profile]) -> None:
-        self.hosts = hosts
-        self.profiles = profiles
-        self.tokens = tokens
-        self.repositories = repositories
-        self.helper = helper
-        self.scratch = scratch
-        self.max_tree_bytes = max_tree_bytes
-        self.node_layer = node_layer
-        self.add_profile = add_profile
+    """The host use cases, over the registries `Farm` wires in; `node_layer` and
+    `add_profile` are the Farm's own (a host's profile is made as any profile is)."""
+
+    hosts: HostRegistry
+    profiles: ProfileRegistry
+    tokens: TokenStore
+    repositories: RepositoryRegistry
+    helper: PortageHelper
+    scratch: Path
+    max_tree_bytes: int
+    node_layer: Callable[[str | None], NodeLayer]
+    add_profile: Callable[..., Profile]
 
     def register(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
                  *, arch: str, cpu_features: frozenset[str], base: str | None = None,
