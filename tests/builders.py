@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import selectors
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -329,3 +331,16 @@ class ClientRoot:
     def installed(self, path: str) -> Path:
         """A file the machine installed, as the host sees it in the machine's own layer."""
         return self.upper / path.lstrip("/")
+
+
+def gpkg_members(data: bytes) -> dict[str, bytes]:
+    """The files of a GPKG container, by name."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as container:
+        return {m.name: container.extractfile(m).read()  # type: ignore[union-attr]
+                for m in container.getmembers() if m.isfile()}
+
+
+def index_entry(index: str, path: str) -> dict[str, str]:
+    """The block of a Packages index that serves `path`."""
+    block = next(b for b in index.split("\n\n") if f"PATH: {path}" in b.splitlines())
+    return dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)

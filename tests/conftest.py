@@ -18,6 +18,14 @@ from binfarm.gentoo.emerge import PrefixTarget, build_packages
 from binfarm.profiles.archive import find_make_profile
 
 
+@pytest.fixture(autouse=True, scope="session")
+def gpg_runtime_dir() -> None:
+    """What a login session gives a user, and gpg keeps its agent sockets in: without it
+    they go into each GnuPG home, and pytest's long temporary paths overflow a socket's
+    107 bytes (the farm refuses such a data directory with that fix)."""
+    os.makedirs(f"/run/user/{os.getuid()}", mode=0o700, exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing from the developer's shell may steer binfarm or Portage in a test."""

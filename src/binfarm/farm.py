@@ -20,7 +20,7 @@ from binfarm.db.engine import open_engine
 from binfarm.errors import BinfarmError, Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.files import private_dir
-from binfarm.gentoo.configroot import NodeLayer
+from binfarm.gentoo.configroot import NodeLayer, write_bare_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
 from binfarm.gentoo.toolchain import isa_of_inputs
@@ -41,8 +41,10 @@ from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import Repository, RepositoryRegistry
 from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
-from binfarm.store.blobs import BlobStore, BlobWriter
-from binfarm.store.catalog import Catalog, Instance, Viewer
+from binfarm.signing.keys import SigningKeys
+from binfarm.signing.resign import Resigning
+from binfarm.store.blobs import BlobStore, BlobWriter, file_digests
+from binfarm.store.catalog import GPKG_SUFFIX, Catalog, Instance, Viewer
 from binfarm.store.index import render_index
 from binfarm.tokens import Role, Token, TokenStore
 from binfarm.trust.destinations import Destinations
@@ -117,6 +119,16 @@ class Farm:
             repositories=self.repositories, helper=self.helper, scratch=self.data_dir,
             max_tree_bytes=settings.server.max_profile_bytes, node_layer=self.node_layer,
             add_profile=self.add_profile)
+        self.signing_keys = SigningKeys(self.engine, self.data_dir / "signing", settings.signing,
+                                        clock)
+        self.signing_keys.ensure()
+        self.resigning = Resigning(self.signing_keys, self.catalog, self.blobs, self.helper,
+                                   write_bare_node(self.data_dir / "signing" / "node"))
+
+    def close(self) -> None:
+        """Stop what the farm started besides threads: gpg's agent, database connections."""
+        self.signing_keys.close()
+        self.engine.dispose()
 
     # -- setup -------------------------------------------------------------------------
 
@@ -339,9 +351,10 @@ class Farm:
 
     def receive_package(self, build_id: int, worker: str, filename: str, writer: BlobWriter,
                         sha256: str | None = None) -> Instance:
-        """Check a package uploaded for a build with Portage, then store and catalog it.
+        """Check a package uploaded for a build with Portage, sign it, store and catalog it.
 
-        `sha256`, when the worker sends it, must be the digest of what arrived.
+        `sha256`, when the worker sends it, must be the digest of what arrived. What is
+        stored and served is the farm's signed copy; the upload itself is not kept.
         """
         build = self.queue.check_lease(build_id, worker)
         if sha256 is not None and sha256.lower() != writer.sha256:
@@ -351,25 +364,35 @@ class Farm:
         if suffix is None or "/" in filename:
             raise InvalidInput(f"{filename!r} is not a binary package file name "
                                f"(*{', *'.join(PACKAGE_SUFFIXES)})")
+        if suffix != GPKG_SUFFIX:
+            raise InvalidInput(f"{filename!r} is an XPAK package: the farm serves signed GPKG "
+                               "only, as Portage ignores XPAK from binhosts it verifies "
+                               "(build with BINPKG_FORMAT=gpkg)")
         writer.close()
+        if (again := self.catalog.by_upload(writer.sha256)) is not None:
+            return again
         node = self._node_for(build)
-        entry, inputs = self.helper.describe_binpkg(node, writer.path)
-        if not filename.startswith(entry["CPV"].split("/", 1)[1]):
-            raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
-        if entry["CPV"] != build.cpv and entry["CPV"] not in self._dependencies(build, node):
-            raise InvalidInput(f"{filename!r} holds {entry['CPV']}, which build {build_id} "
-                               f"({build.cpv}) neither builds nor depends on")
-        key = compute_key(inputs)
-        if (stored := self.catalog.by_key(key)) is not None:
-            log.info("package already stored build_id=%s cpv=%s sha256=%s", build_id,
-                     stored.cpv, stored.sha256)
-            return stored  # an instance of a key is never displaced
-        blob = self.blobs.commit(writer)
+        with self.blobs.scratch() as signed:
+            signing = self.signing_keys.request(signed)
+            entry, inputs = self.helper.describe_binpkg(node, writer.path, signing)
+            if not filename.startswith(entry["CPV"].split("/", 1)[1]):
+                raise InvalidInput(f"{filename!r} holds {entry['CPV']}, not what its name says")
+            if entry["CPV"] != build.cpv and entry["CPV"] not in self._dependencies(build, node):
+                raise InvalidInput(f"{filename!r} holds {entry['CPV']}, which build "
+                                   f"{build_id} ({build.cpv}) neither builds nor depends on")
+            key = compute_key(inputs)
+            if (stored := self.catalog.by_key(key)) is not None:
+                log.info("package already stored build_id=%s cpv=%s sha256=%s", build_id,
+                         stored.cpv, stored.sha256)
+                return stored  # an instance of a key is never displaced
+            digests = file_digests(signed)
+            blob = self.blobs.adopt(signed, digests.sha256, digests.size)
         # Portage's client stamps the download with MTIME and re-fetches when they differ.
-        entry["MTIME"] = str(int(blob.path.stat().st_mtime))
+        entry.update(digests.entry_fields(), MTIME=str(int(blob.path.stat().st_mtime)))
         instance = self.catalog.add(
             blob, entry, key=key, key_inputs=inputs, required_isa=isa_of_inputs(inputs),
             profile=build.profile, build=build_id, suffix=suffix,
+            signer=signing.key, upload_sha256=writer.sha256,
         )
         log.info("package stored build_id=%s cpv=%s sha256=%s", build_id, instance.cpv,
                  instance.sha256)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,6 +29,7 @@ __all__ = [
     "QueueSettings",
     "ServerSettings",
     "Settings",
+    "SigningSettings",
     "WorkerSettings",
     "load_settings",
     "parse_listen",
@@ -56,6 +57,9 @@ class ServerSettings(BaseModel):
     binhost_auth: Literal["optional", "required"] = Field(
         "optional", description="Whether binhost reads need a token (as Basic auth password); "
         "credentials that are sent are always checked.")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) to serve HTTPS "
+                                  "with; needs tls_key.")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
     forwarded_allow_ips: str | None = Field(
         None, description="Proxies whose X-Forwarded-For is believed (comma-separated "
         "addresses, as uvicorn takes them); unset: no proxy header is believed.")
@@ -65,6 +69,24 @@ class ServerSettings(BaseModel):
     def _check_listen(cls, value: str) -> str:
         parse_listen(value)
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("HTTPS needs both tls_cert and tls_key (--tls-cert, --tls-key)")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} is not a readable file")
+        return self
+
+
+class SigningSettings(BaseModel):
+    uid: str = Field("binfarm signing key <binfarm@localhost>", description="User ID of a "
+                     "signing key the farm creates.")
+    passphrase_file: Path | None = Field(None, description="File holding the passphrase of "
+                                         "the signing key; unset: the key has none.")
+    passphrase: SecretStr | None = Field(None, description="The passphrase itself (from "
+                                         "BINFARM_SIGNING__PASSPHRASE), if not in a file.")
 
 
 class QueueSettings(BaseModel):
@@ -129,6 +151,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     portage: PortageSettings = Field(default_factory=PortageSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -7,6 +7,7 @@ server named, so a caller handles a remote InvalidInput exactly as a local one.
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from binfarm.api.models import (
     HostRegisteredOut,
     InstanceDetail,
     InstanceOut,
+    KeyRetiredOut,
     NewTokenOut,
     PlanOut,
     ProfileOut,
@@ -30,23 +32,43 @@ from binfarm.api.models import (
     RootCopyIn,
     RootOut,
     SharedFileOut,
+    SigningKeyOut,
     TokenOut,
     WorkerOut,
 )
-from binfarm.errors import BinfarmError, Unavailable, family_of_kind
+from binfarm.errors import BinfarmError, InvalidInput, Unavailable, family_of_kind
 
-__all__ = ["FarmClient", "binhost_uri", "farm_uri"]
+__all__ = ["FarmClient", "binhost_uri", "farm_uri", "tls_context"]
+
+
+def tls_context(ca_file: Path | None, *, pinned: bool = False) -> ssl.SSLContext | bool:
+    """How to check an https farm: against `ca_file` (a PEM CA bundle), or the system's
+    CAs when None. `pinned`: `ca_file` is the farm's own certificate, trusted as itself
+    (the embedded workers reach their own server, at whatever address it listens)."""
+    if ca_file is None:
+        return True
+    if not ca_file.is_file():
+        raise InvalidInput(f"--ca-cert {ca_file} is not a file")
+    context = ssl.create_default_context(cafile=str(ca_file))
+    if pinned:
+        context.check_hostname = False
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
 
 class FarmClient:
     """One farm at `base_url`; each call blocks at most `timeout_s` per network step."""
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout_s: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        """`verify`: how an https farm's certificate is checked (a context made by
+        `tls_context`; the system's CAs by default)."""
         self.base_url = base_url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers,
-                                  timeout=httpx.Timeout(timeout_s), transport=transport)
+                                  timeout=httpx.Timeout(timeout_s), transport=transport,
+                                  verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -56,6 +78,26 @@ class FarmClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    # -- signing keys --------------------------------------------------------------------
+
+    def public_keys(self) -> bytes:
+        return self._call("GET", "/key").content
+
+    def signing_keys(self) -> list[SigningKeyOut]:
+        return [SigningKeyOut.model_validate(k) for k in self._call("GET", "/keys").json()]
+
+    def rotate_key(self) -> SigningKeyOut:
+        return SigningKeyOut.model_validate(self._call("POST", "/keys/rotate").json())
+
+    def import_key(self, armored: bytes) -> SigningKeyOut:
+        return SigningKeyOut.model_validate(self._call(
+            "POST", "/keys/import", content=armored,
+            headers={"Content-Type": "application/pgp-keys"}).json())
+
+    def retire_key(self, fingerprint: str) -> KeyRetiredOut:
+        return KeyRetiredOut.model_validate(self._call(
+            "POST", f"/keys/{quote(fingerprint, safe='')}/retire").json())
 
     # -- profiles and repositories -------------------------------------------------------
 

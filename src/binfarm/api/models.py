@@ -22,6 +22,7 @@ __all__ = [
     "InstanceDetail",
     "InstanceOut",
     "InstanceVerdictOut",
+    "KeyRetiredOut",
     "LeaseIn",
     "NewTokenOut",
     "PlanIn",
@@ -34,6 +35,7 @@ __all__ = [
     "RootCopyOut",
     "RootOut",
     "SharedFileOut",
+    "SigningKeyOut",
     "TokenIn",
     "TokenOut",
     "WorkerIn",
@@ -238,6 +240,24 @@ class NewTokenOut(TokenOut):
     secret: str = Field(description="Shown once: only its SHA-256 is kept.")
 
 
+class SigningKeyOut(BaseModel):
+    fingerprint: str
+    algorithm: str
+    uid: str
+    created: int = Field(description="When the key was made (Unix time, as gpg says).")
+    state: str = Field(description="signing (signs new packages), trusted (signed before, "
+                       "clients keep it) or retired (clients drop it).")
+    added_at: float
+    retired_at: float | None
+
+
+class KeyRetiredOut(BaseModel):
+    key: SigningKeyOut
+    resigned: int = Field(description="Packages signed again with the signing key.")
+    failed: list[str] = Field(description="PATH: reason, for each package that could not "
+                              "be signed again; it left the index.")
+
+
 class InstanceOut(BaseModel):
     sha256: str
     size: int
@@ -246,6 +266,7 @@ class InstanceOut(BaseModel):
     path: str
     profile: str
     key: str
+    signer: str | None = None
 
 
 class InstanceDetail(InstanceOut):

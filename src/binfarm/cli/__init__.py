@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from binfarm.cli import builds, client, keys, profile, repos, roots, serve, tokens, worker
+from binfarm.cli import (
+    builds,
+    client,
+    keys,
+    profile,
+    repos,
+    roots,
+    serve,
+    signing,
+    tokens,
+    worker,
+)
 from binfarm.cli.context import CliContext
 from binfarm.cli.render import markup_safe
 from binfarm.errors import BinfarmError
@@ -36,6 +47,7 @@ app.command("watch")(builds.watch)
 app.command("workers")(builds.list_workers)
 app.command("worker")(worker.worker)
 app.add_typer(tokens.app, name="token")
+app.add_typer(signing.app, name="key")
 app.add_typer(client.app, name="client")
 app.command("hosts")(client.list_hosts)
 app.command("host-move")(client.move_host)
@@ -56,8 +68,12 @@ def _global(
     data_dir: Annotated[Path, typer.Option(
         envvar="BINFARM_DATA_DIR", help="The local farm's data directory.")] = Path("var"),
     debug: Annotated[bool, typer.Option(help="Show tracebacks and debug logs.")] = False,
+    ca_cert: Annotated[Path | None, typer.Option(
+        envvar="BINFARM_CA_CERT", help="CA certificate (PEM) an https farm is checked "
+        "against [default: the system's CAs].")] = None,
 ) -> None:
-    ctx.obj = CliContext(server=server, token=token, data_dir=data_dir, debug=debug)
+    ctx.obj = CliContext(server=server, token=token, data_dir=data_dir, debug=debug,
+                         ca_cert=ca_cert)
 
 
 def main() -> None:

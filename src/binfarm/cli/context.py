@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import typer
 
-from binfarm.api.client import FarmClient
+from binfarm.api.client import FarmClient, tls_context
 
 __all__ = ["CliContext", "call"]
 
@@ -22,6 +22,7 @@ class CliContext:
     token: str | None
     data_dir: Path
     debug: bool
+    ca_cert: Path | None = None
 
     def resolved_token(self) -> str | None:
         """The token given, or the local farm's admin token when there is one."""
@@ -34,7 +35,7 @@ class CliContext:
             return None
 
     def client(self) -> FarmClient:
-        return FarmClient(self.server, self.resolved_token())
+        return FarmClient(self.server, self.resolved_token(), verify=tls_context(self.ca_cert))
 
 
 def call(ctx: typer.Context, request: Callable[[FarmClient], T]) -> T:

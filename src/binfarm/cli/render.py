@@ -37,6 +37,7 @@ __all__ = [
     "print_root",
     "print_roots",
     "queue_view",
+    "when",
     "workers_table",
 ]
 
@@ -109,7 +110,7 @@ def print_root(r: RootOut) -> None:
     for key, value in (("profile", r.profile), ("build root", "chroot"), ("source", r.source),
                        ("archive", f"sha256 {r.digest}, {_bytes(r.size)} on the server"),
                        ("generation", str(r.generation)),
-                       ("updated", _when(r.updated_at))):
+                       ("updated", when(r.updated_at))):
         table.add_row(key, value)
     console.print(table)
     copies = Table("worker", "disk use", "@system layers", "generation", "archive",
@@ -117,7 +118,7 @@ def print_root(r: RootOut) -> None:
     for c in r.copies:
         current = "current" if c.digest == r.digest else f"old ({c.digest[:12]})"
         copies.add_row(c.worker, _bytes(c.disk_bytes), str(c.layers), str(c.generation),
-                       current, _when(c.reported_at))
+                       current, when(c.reported_at))
     console.print(copies if r.copies else "no worker has unpacked it yet")
 
 
@@ -130,7 +131,7 @@ def _bytes(size: int) -> str:
     return f"{size} B"
 
 
-def _when(timestamp: float) -> str:
+def when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 

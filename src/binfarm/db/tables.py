@@ -31,6 +31,7 @@ __all__ = [
     "repositories",
     "requests",
     "root_copies",
+    "signing_keys",
     "tokens",
     "workers",
 ]
@@ -175,6 +176,23 @@ instances = Table(
     Column("key_inputs", JSON),
     Column("required_isa", JSON),
     Column("created_at", Float, nullable=False),
+    # The farm signs every package it serves: the file stored is the signed one, the
+    # worker's upload is known by its digest only (a second upload of it is the same).
+    Column("signer", String(40), index=True),
+    Column("upload_sha256", String(64), index=True),
+)
+
+# The farm's OpenPGP keys: one signs; clients trust every key not retired.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("fingerprint", String(40), primary_key=True),
+    Column("algorithm", String(32), nullable=False),
+    Column("uid", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("added_at", Float, nullable=False),
+    Column("retired_at", Float),
 )
 
 index_states = Table(

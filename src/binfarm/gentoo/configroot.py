@@ -26,6 +26,7 @@ __all__ = [
     "node_env",
     "pkgdir",
     "remove_node",
+    "write_bare_node",
     "write_config",
     "write_node",
 ]
@@ -87,6 +88,14 @@ def write_node(
     for sub in ("var/tmp", "var/log/portage", "var/cache/binpkgs", "bin"):
         (node / sub).mkdir(parents=True, exist_ok=True)
     _link_tool(node / "bin" / "gtar", "tar")
+
+
+def write_bare_node(node: Path) -> Path:
+    """A node with no profile and no repository: enough for Portage to read and sign a
+    binary package it did not build."""
+    (node / "etc" / "portage").mkdir(parents=True, exist_ok=True)
+    _link_portage_data(node)
+    return node
 
 
 def write_config(

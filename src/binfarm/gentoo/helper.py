@@ -30,6 +30,7 @@ from binfarm.gentoo.protocol import (
     HelperRequest,
     ProfileInfo,
     Resolution,
+    SigningRequest,
 )
 from binfarm.keys.hooks import hooks_digest
 from binfarm.keys.inputs import KeyInputs, compute_key
@@ -123,13 +124,16 @@ def resolve(root: str, atom: str) -> dict[str, Any]:
     return Resolution(atom=str(expanded), cpv=str(best), slot=slot, repo=repo).model_dump()
 
 
-def describe_binpkg(root: str, path: str) -> dict[str, Any]:
-    """Return the Packages entry Portage itself writes for the binary package at `path`."""
+def describe_binpkg(root: str, path: str, signing: SigningRequest | None) -> dict[str, Any]:
+    """Return the Packages entry Portage itself writes for the binary package at `path`
+    (and sign a copy of it, when asked)."""
     from portage.dbapi.bintree import binarytree
     from portage.getbinpkg import PackageIndex
     from portage.versions import _pkg_str
 
     settings, _ = _load_config(root)
+    if signing is not None:
+        _check_signable(_with_signing(settings, signing), path, resign=False)
     with tempfile.TemporaryDirectory(prefix="describe-") as pkgdir:
         copy = os.path.join(pkgdir, "incoming")
         shutil.copyfile(path, copy)
@@ -162,7 +166,78 @@ def describe_binpkg(root: str, path: str) -> dict[str, Any]:
                      setuid_ok=bool(_SETUID_HINT.search(ebuild))
                      or "fcaps" in md.get("INHERITED", "").split())
         inputs = _KeyContext(root).from_binpkg(path)
+        if signing is not None:
+            _sign(settings, path, signing)
         return {"entry": entry, "key_inputs": inputs.to_json()}
+
+
+def sign_binpkg(root: str, path: str, signing: SigningRequest) -> dict[str, Any]:
+    settings, _ = _load_config(root)
+    _check_signable(_with_signing(settings, signing), path, resign=signing.resign)
+    _sign(settings, path, signing)
+    return {}
+
+
+def _with_signing(settings: Any, signing: SigningRequest) -> Any:
+    """`settings` set to sign with the farm's key and to verify in the farm's own keyring,
+    as root (that keyring is private to the farm, so gpg must not drop to nobody)."""
+    options = ["--pinentry-mode", "loopback", "--passphrase-file",
+               signing.passphrase_file] if signing.passphrase_file else []
+    settings.unlock()
+    settings["BINPKG_GPG_SIGNING_GPG_HOME"] = signing.home
+    settings["BINPKG_GPG_SIGNING_KEY"] = signing.key
+    settings["BINPKG_GPG_SIGNING_BASE_COMMAND"] = " ".join(
+        ["/usr/bin/flock", signing.lock, "/usr/bin/gpg", *options, "--sign", "--armor",
+         "[PORTAGE_CONFIG]"])
+    settings["BINPKG_GPG_VERIFY_GPG_HOME"] = signing.home
+    settings["GPG_VERIFY_USER_DROP"] = ""
+    settings["GPG_VERIFY_GROUP_DROP"] = ""
+    settings.lock()
+    return settings
+
+
+def _check_signable(settings: Any, path: str, *, resign: bool) -> None:
+    """Only a GPKG can be signed, and only one whose own Manifest matches its members; an
+    upload must be unsigned (the farm signs; a worker holds no key)."""
+    from portage.binpkg import get_binpkg_format
+    from portage.gpkg import gpkg
+
+    try:
+        kind = get_binpkg_format(path, check_file=True)
+    except Exception as exc:  # InvalidBinaryPackageFormat, OSError
+        raise _Refused("invalid", "not a binary package Portage can read") from exc
+    if kind != "gpkg":
+        raise _Refused("invalid", "an XPAK package: the farm serves signed GPKG only, as "
+                       "Portage ignores XPAK packages from binhosts it verifies "
+                       "(build with BINPKG_FORMAT=gpkg)")
+    stderr = io.StringIO()
+    package = gpkg(settings, gpkg_file=path, verify_signature=False)
+    try:
+        with contextlib.redirect_stderr(stderr):
+            package._verify_binpkg()
+    except Exception as exc:  # DigestException, InvalidBinaryPackageFormat, ...
+        raise _Refused("invalid", f"the package does not match its own Manifest: "
+                       f"{str(exc).replace(path, 'the package')}") from exc
+    if package.signature_exist and not resign:
+        raise _Refused("invalid", "the package is signed already: workers upload unsigned "
+                       "packages and the farm signs them (FEATURES=-binpkg-signing)")
+
+
+def _sign(settings: Any, path: str, signing: SigningRequest) -> None:
+    """Sign a copy of `path` into `signing.out` (Portage's own gpkg-sign, as an API), then
+    verify the result as a client would; `settings` come from `_with_signing`."""
+    from portage.gpkg import gpkg
+
+    shutil.copyfile(path, signing.out)
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            gpkg(settings, gpkg_file=signing.out, verify_signature=signing.resign) \
+                .update_signature()
+            gpkg(settings, gpkg_file=signing.out, verify_signature=True)._verify_binpkg()
+    except Exception as exc:
+        raise _Refused("internal", f"signing failed: {type(exc).__name__}: {exc} "
+                       f"{stderr.getvalue()[-1000:]}") from exc
 
 
 # An ebuild that sets a setuid or setgid mode (fperms 4711, chmod u+s, install -m 2755).
@@ -457,7 +532,9 @@ def _dispatch(request: HelperRequest, root: str) -> dict[str, Any]:
     if request.op == "resolve" and request.atom is not None:
         return resolve(root, request.atom)
     if request.op == "describe_binpkg" and request.path is not None:
-        return describe_binpkg(root, request.path)
+        return describe_binpkg(root, request.path, request.signing)
+    if request.op == "sign_binpkg" and request.path is not None and request.signing:
+        return sign_binpkg(root, request.path, request.signing)
     raise _Refused("invalid", f"malformed helper request: {request!r}")
 
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from binfarm.errors import InvalidInput, NotFound, Unavailable
 from binfarm.gentoo.configroot import node_env
-from binfarm.gentoo.protocol import HelperReply, HelperRequest, ProfileInfo, Resolution
+from binfarm.gentoo.protocol import (
+    HelperReply,
+    HelperRequest,
+    ProfileInfo,
+    Resolution,
+    SigningRequest,
+)
 from binfarm.keys.inputs import KeyInputs
 
 __all__ = ["PlannedBuild", "PortageHelper"]
@@ -61,10 +67,17 @@ class PortageHelper:
         request = HelperRequest(op="best_versions", cpvs=cps)
         return dict(self._call(node, request)["best"])
 
-    def describe_binpkg(self, node: Path, path: Path) -> tuple[dict[str, str], KeyInputs]:
-        """The Packages entry Portage writes for the package at `path`, and its key inputs."""
-        reply = self._call(node, HelperRequest(op="describe_binpkg", path=str(path)))
+    def describe_binpkg(self, node: Path, path: Path, signing: SigningRequest | None = None
+                        ) -> tuple[dict[str, str], KeyInputs]:
+        """The Packages entry Portage writes for the package at `path`, and its key inputs;
+        with `signing`, a copy signed by the farm is written to `signing.out` as well."""
+        request = HelperRequest(op="describe_binpkg", path=str(path), signing=signing)
+        reply = self._call(node, request)
         return dict(reply["entry"]), KeyInputs.from_json(reply["key_inputs"])
+
+    def sign_binpkg(self, node: Path, path: Path, signing: SigningRequest) -> None:
+        """Write a copy of the GPKG at `path`, signed by the farm, to `signing.out`."""
+        self._call(node, HelperRequest(op="sign_binpkg", path=str(path), signing=signing))
 
     def key_inputs(self, node: Path, cpvs: list[str],
                    env: Mapping[str, str] | None = None) -> list[KeyInputs]:

@@ -10,13 +10,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ROOT_KIND_VAR", "HelperReply", "HelperRequest", "ProfileInfo", "Resolution"]
+__all__ = ["ROOT_KIND_VAR", "HelperReply", "HelperRequest", "ProfileInfo", "Resolution",
+           "SigningRequest"]
 
 # Set to "chroot" in a query node's farm layer when the profile builds for / (keys differ).
 ROOT_KIND_VAR = "BINFARM_BUILD_ROOT"
 
 Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions",
-             "plan"]
+             "plan", "sign_binpkg"]
+
+
+class SigningRequest(BaseModel):
+    """Sign a GPKG with the farm's key: the signed copy is written to `out`."""
+
+    home: str
+    key: str
+    out: str
+    lock: str
+    passphrase_file: str | None = None
+    # Re-signing a package the farm signed before: its signature must verify first.
+    resign: bool = False
 
 
 class HelperRequest(BaseModel):
@@ -24,6 +37,7 @@ class HelperRequest(BaseModel):
     atom: str | None = None
     path: str | None = None
     cpvs: list[str] | None = None
+    signing: SigningRequest | None = None
 
 
 class HelperReply(BaseModel):

@@ -19,6 +19,7 @@ from binfarm.server.routes import (
     plans,
     profiles,
     roots,
+    signing,
     tokens,
     worker,
 )
@@ -42,7 +43,7 @@ def create_app(farm: Farm) -> FastAPI:
     app.state.long_polls = {}  # token id -> lease requests waiting (routes/worker.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, farm=farm)
-    for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans):
+    for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

@@ -18,7 +18,7 @@ from typing import BinaryIO, Final
 
 from binfarm.errors import InvalidInput, NotFound
 
-__all__ = ["Blob", "BlobStore", "BlobWriter"]
+__all__ = ["Blob", "BlobStore", "BlobWriter", "FileDigests", "file_digests"]
 
 _DIGEST: Final = re.compile(r"^[0-9a-f]{64}$")
 
@@ -28,6 +28,30 @@ class Blob:
     sha256: str
     size: int
     path: Path
+
+
+@dataclass(frozen=True)
+class FileDigests:
+    """The digests a Packages entry carries for its file, and the store's own."""
+
+    sha256: str
+    md5: str
+    sha1: str
+    size: int
+
+    def entry_fields(self) -> dict[str, str]:
+        return {"MD5": self.md5, "SHA1": self.sha1, "SIZE": str(self.size)}
+
+
+def file_digests(path: Path) -> FileDigests:
+    sha256, md5, sha1 = hashlib.sha256(), hashlib.md5(), hashlib.sha1()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            size += len(chunk)
+            for digest in (sha256, md5, sha1):
+                digest.update(chunk)
+    return FileDigests(sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest(), size)
 
 
 class BlobWriter:
@@ -90,14 +114,30 @@ class BlobStore:
             handle.close()
             writer.path.unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A path in the store's filesystem for a file made here; gone unless adopted."""
+        handle, name = tempfile.mkstemp(dir=self.root / "tmp")
+        os.close(handle)
+        try:
+            yield Path(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
     def commit(self, writer: BlobWriter) -> Blob:
         """Move a received file into place under its digest (a duplicate is dropped)."""
         writer.close()
-        final = self.path(writer.sha256)
+        return self.adopt(writer.path, writer.sha256, writer.size)
+
+    def adopt(self, path: Path, sha256: str, size: int) -> Blob:
+        """Move a complete file of this filesystem into place under its digest."""
+        final = self.path(sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
-            writer.path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         else:
-            os.chmod(writer.path, 0o644)
-            os.replace(writer.path, final)
-        return Blob(writer.sha256, writer.size, final)
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(path, 0o644)
+            os.replace(path, final)
+        return Blob(sha256, size, final)

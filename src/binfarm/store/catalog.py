@@ -15,17 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from binfarm.db.tables import builds, index_states, instances
+from binfarm.db.tables import builds, index_states, instances, signing_keys
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
 from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
-from binfarm.store.blobs import Blob
+from binfarm.store.blobs import Blob, FileDigests
 from binfarm.store.index import entries_digest, instance_path
 
-__all__ = ["Catalog", "IndexState", "Instance", "Viewer"]
+__all__ = ["GPKG_SUFFIX", "Catalog", "IndexState", "Instance", "Viewer"]
+
+GPKG_SUFFIX = ".gpkg.tar"  # what the farm serves: signed GPKG only
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,15 @@ class Instance:
     key_inputs: KeyInputs
     required_isa: frozenset[str]
     created_at: float
+    signer: str | None = None
+    upload_sha256: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Instance:
         return cls(row.id, row.sha256, row.size, row.cpv, row.portage_build_id, row.path,
                    row.profile, row.build, dict(row.entry), row.key,
                    KeyInputs.from_json(row.key_inputs), frozenset(row.required_isa),
-                   row.created_at)
+                   row.created_at, row.signer, row.upload_sha256)
 
     def index_entry(self) -> dict[str, str]:
         return {**self.entry, "PATH": self.path}
@@ -88,9 +92,13 @@ class IndexState:
 
 
 # An instance is published when the build that uploaded it succeeded (or it came from no
-# build): a failed or cancelled build's uploads are kept but never listed or reused.
-_PUBLISHED = or_(instances.c.build.is_(None), instances.c.build.in_(
-    select(builds.c.id).where(builds.c.state == "succeeded")))
+# build), and a key clients trust signed it: a failed or cancelled build's uploads, and
+# files not (yet) signed by a trusted key, are kept but never listed or reused.
+_PUBLISHED = and_(
+    or_(instances.c.build.is_(None),
+        instances.c.build.in_(select(builds.c.id).where(builds.c.state == "succeeded"))),
+    instances.c.signer.in_(select(signing_keys.c.fingerprint)
+                           .where(signing_keys.c.state != "retired")))
 
 
 class Catalog:
@@ -100,9 +108,10 @@ class Catalog:
 
     def add(self, blob: Blob, entry: dict[str, str], *, key: str, key_inputs: KeyInputs,
             required_isa: frozenset[str], profile: str, build: int | None,
-            suffix: str) -> Instance:
-        """Record `blob` as an instance; a file already stored is returned as it was."""
-        existing = self.by_sha256(blob.sha256)
+            suffix: str, signer: str, upload_sha256: str) -> Instance:
+        """Record `blob`, the signed copy of an upload, as an instance; an upload stored
+        before is returned as it was."""
+        existing = self.by_upload(upload_sha256) or self.by_sha256(blob.sha256)
         if existing is not None:
             return existing
         build_id = int(entry["BUILD_ID"]) if entry.get("BUILD_ID") else None
@@ -112,7 +121,7 @@ class Catalog:
             "path": instance_path(entry["CPV"], build_id, blob.sha256, suffix),
             "profile": profile, "build": build, "entry": entry, "key": key,
             "key_inputs": key_inputs.to_json(), "required_isa": sorted(required_isa),
-            "created_at": self.clock(),
+            "created_at": self.clock(), "signer": signer, "upload_sha256": upload_sha256,
         }
         try:
             with self.engine.begin() as conn:
@@ -126,6 +135,35 @@ class Catalog:
         found = self.by_sha256(blob.sha256)
         assert found is not None
         return found
+
+    def by_upload(self, upload_sha256: str) -> Instance | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(instances).where(
+                instances.c.upload_sha256 == upload_sha256)).first()
+        return Instance.from_row(row) if row else None
+
+    def to_sign(self, signer: str | None) -> list[Instance]:
+        """The instances signed by key `signer` (None: by no key, stored before signing)."""
+        condition = (instances.c.signer.is_(None) if signer is None
+                     else instances.c.signer == signer)
+        with self.engine.connect() as conn:
+            return [Instance.from_row(row) for row in conn.execute(
+                select(instances).where(condition).order_by(instances.c.id))]
+
+    def resigned(self, instance: Instance, blob: Blob, digests: FileDigests,
+                 signer: str) -> Instance:
+        """Serve `instance` from its newly signed file: a new PATH (a PATH once served is
+        never given other bytes), and the entry's SIZE, MD5, SHA1 and MTIME of that file."""
+        entry = {**instance.entry, **digests.entry_fields(),
+                 "MTIME": str(int(blob.path.stat().st_mtime))}
+        with self.engine.begin() as conn:
+            conn.execute(update(instances).where(instances.c.id == instance.id).values(
+                sha256=blob.sha256, size=blob.size, entry=entry, signer=signer,
+                upload_sha256=instance.upload_sha256 or instance.sha256,
+                path=instance_path(instance.cpv, instance.portage_build_id, blob.sha256,
+                                   GPKG_SUFFIX)))
+            row = conn.execute(select(instances).where(instances.c.id == instance.id)).one()
+        return Instance.from_row(row)
 
     def by_sha256(self, sha256: str) -> Instance | None:
         with self.engine.connect() as conn:

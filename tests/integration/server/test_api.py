@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
+from tests.builders import gpkg_members, index_entry
 from tests.integration.server.conftest import Served, lease, upload
 
 OPERATION_IDS = {
@@ -18,7 +20,8 @@ OPERATION_IDS = {
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",
     "set_profile_world", "add_repository", "plan", "list_roots", "get_root", "set_root",
     "delete_root", "update_root", "get_root_archive", "report_root_copy",
-    "binhost_credential", "move_host", "remove_repository",
+    "binhost_credential", "move_host", "remove_repository", "get_public_keys",
+    "list_signing_keys", "rotate_signing_key", "import_signing_key", "retire_signing_key",
 }
 
 
@@ -96,7 +99,7 @@ def test_the_worker_protocol_checks_every_upload(served: Served, tmp_path: Path,
     junk = tmp_path / "hello-1.0-1.gpkg.tar"
     junk.write_bytes(b"GPKG? no." * 100)
     status, body = upload(served, build["id"], "w1", junk)
-    assert (status, body["kind"]) == (400, "invalid_input")
+    assert (status, body["kind"]) == (400, "invalid_input"), body
     assert "not a binary package" in body["error"]
     status, body = upload(served, build["id"], "w1", laptop_packages["wordcount"],
                           filename="hello-1.0-1.gpkg.tar")
@@ -129,9 +132,20 @@ def test_the_worker_protocol_checks_every_upload(served: Served, tmp_path: Path,
     assert index.headers["content-length"] == str(len(index.content))
     hello = next(p for p in finished["packages"] if p["cpv"] == "app-misc/hello-1.0")
     assert f"PATH: {hello['path']}\n" in index.text
-    data = laptop_packages["hello"].read_bytes()
+    upload_members = gpkg_members(laptop_packages["hello"].read_bytes())
     whole = http.get(f"/binhost/laptop/{hello['path']}")
-    assert whole.content == data and whole.headers["content-length"] == str(len(data))
+    data = whole.content
+    assert whole.headers["content-length"] == str(len(data))
+    # What is served is the farm's signed copy: the same members, each with a signature.
+    served_members = gpkg_members(data)
+    assert {n: served_members[n] for n in upload_members if n.endswith(".zst")} == \
+        {n: b for n, b in upload_members.items() if n.endswith(".zst")}
+    assert {"hello-1.0-1/image.tar.zst.sig", "hello-1.0-1/metadata.tar.zst.sig"} <= \
+        set(served_members)
+    assert b"BEGIN PGP SIGNED MESSAGE" in served_members["hello-1.0-1/Manifest"]
+    entry = index_entry(index.text, hello["path"])
+    assert (entry["SIZE"], entry["MD5"]) == (str(len(data)), hashlib.md5(data).hexdigest())
+    assert hello["signer"] == served.farm.signing_keys.signing().fingerprint
     part = http.get(f"/binhost/laptop/{hello['path']}", headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == data[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"

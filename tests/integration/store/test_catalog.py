@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert
 
-from binfarm.db.tables import profiles
+from binfarm.db.tables import instances, profiles, signing_keys
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.store.blobs import BlobStore
@@ -23,13 +23,18 @@ V2 = Viewer(chost="x86_64-pc-linux-gnu", cpu_label="x86-64-v2", cpu_features=V2_
             cflags="-O2 -pipe", exact_flags=False)
 
 
+SIGNER = "F" * 40
+
+
 def _add(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
          needs: frozenset[str] = frozenset({"sse2"})) -> Instance:
     with blobs.receive(1 << 20) as writer:
         writer.write(data)
-        return catalog.add(blobs.commit(writer), {"CPV": inputs.cpv, "BUILD_ID": "1"},
+        blob = blobs.commit(writer)
+        return catalog.add(blob, {"CPV": inputs.cpv, "BUILD_ID": "1"},
                            key=compute_key(inputs), key_inputs=inputs, required_isa=needs,
-                           profile="laptop", build=None, suffix=".gpkg.tar")
+                           profile="laptop", build=None, suffix=".gpkg.tar", signer=SIGNER,
+                           upload_sha256=f"upload-of-{blob.sha256}"[:64])
 
 
 class Clock:
@@ -49,7 +54,25 @@ def clock() -> Clock:
 def catalog(engine: Engine, clock: Clock) -> Catalog:
     with engine.begin() as conn:
         conn.execute(insert(profiles).values(name="laptop", info={}, created_at=0, updated_at=0))
+        conn.execute(insert(signing_keys).values(fingerprint=SIGNER, algorithm="ed25519",
+                                                 uid="test", created=0, state="signing",
+                                                 added_at=0))
     return Catalog(engine, clock)
+
+
+def test_only_what_a_trusted_key_signed_is_listed(catalog: Catalog, engine: Engine,
+                                                  tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "store")
+    instance = _add(catalog, blobs, b"signed package", INPUTS)
+    assert [i.id for i in catalog.visible_to(V2)] == [instance.id]
+    for signer, state in ((SIGNER, "retired"), (None, "signing")):
+        with engine.begin() as conn:
+            conn.execute(signing_keys.update().values(state=state))
+            conn.execute(instances.update().values(signer=signer))
+        assert catalog.visible_to(V2) == []
+        assert catalog.by_key(instance.key) is None
+        with pytest.raises(NotFound):
+            catalog.find(V2, instance.path)
 
 
 def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: Clock) -> None:

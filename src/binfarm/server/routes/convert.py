@@ -15,6 +15,7 @@ from binfarm.api.models import (
     InstanceVerdictOut,
     ProfileOut,
     RootOut,
+    SigningKeyOut,
     TokenOut,
     WorkerOut,
 )
@@ -24,6 +25,7 @@ from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
 from binfarm.queue.workers import WorkerInfo
 from binfarm.roots.registry import BuildRoot
+from binfarm.signing.keys import SigningKey
 from binfarm.store.catalog import Instance
 from binfarm.tokens import Token
 
@@ -37,6 +39,7 @@ __all__ = [
     "profile_out",
     "read_limited",
     "root_out",
+    "signing_key_out",
     "token_out",
     "worker_out",
 ]
@@ -85,7 +88,11 @@ def root_out(root: BuildRoot) -> RootOut:
 def instance_out(instance: Instance) -> InstanceOut:
     return InstanceOut(sha256=instance.sha256, size=instance.size, cpv=instance.cpv,
                        build_id=instance.portage_build_id, path=instance.path,
-                       profile=instance.profile, key=instance.key)
+                       profile=instance.profile, key=instance.key, signer=instance.signer)
+
+
+def signing_key_out(key: SigningKey) -> SigningKeyOut:
+    return SigningKeyOut(**asdict(key))
 
 
 def instance_detail(instance: Instance) -> InstanceDetail:
