@@ -225,12 +225,17 @@ class ClientPrefix:
             f'PORTAGE_TMPDIR="{root}/var/tmp"\nPORTAGE_LOGDIR="{root}/var/log/portage"\n'
             'PORTAGE_USERNAME="root"\nPORTAGE_GRPNAME="root"\n'
             'FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -userfetch -pid-sandbox '
-            '-ipc-sandbox -network-sandbox -binpkg-request-signature -news"\n'
+            '-ipc-sandbox -network-sandbox -news"\n'
+            # A Prefix verifies in its own keyring; Debian has no getuto to run.
+            'BINPKG_GPG_VERIFY_GPG_HOME="${EPREFIX}/etc/portage/gnupg"\n'
+            'PORTAGE_TRUST_HELPER=""\n'
         )
         (etc / "repos.conf" / "zz-this-machine.conf").write_text(
             f"[{EXAMPLE_REPO_NAME}]\nlocation = {repo}\n")
         (etc / "binrepos.conf").write_text(
-            f"[binfarm]\nsync-uri = {binhost_url}\npriority = 10\nverify-signature = false\n")
+            f"[binfarm]\nsync-uri = {binhost_url}\npriority = 10\nverify-signature = true\n")
+        # Portage's gpg --verify runs as nobody, who must reach the keyring.
+        reachable(root)
         config = root / "share" / "portage" / "config"
         config.mkdir(parents=True)
         for name in ("make.globals", "sets"):
@@ -241,6 +246,14 @@ class ClientPrefix:
         (root / "bin" / "x86_64-pc-linux-gnu-gcc").symlink_to(shutil.which("gcc") or "gcc")
         for sub in ("var/tmp", "var/log/portage", "distfiles"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def keyring(self) -> Path:
+        return self.root / "etc" / "portage" / "gnupg"
+
+    def trust(self, farm_url: str) -> None:
+        """Trust the farm's keys as an admin without the binfarm CLI would."""
+        trust_with_readme_lines(self.keyring, farm_url)
 
     def env(self) -> dict[str, str]:
         return _env(PORTAGE_CONFIGROOT=str(self.root), PORTAGE_OVERRIDE_EPREFIX=str(self.root),
@@ -269,6 +282,29 @@ class ClientPrefix:
     def installed_build_id(self, cpv: str) -> str | None:
         path = self.root / "var" / "db" / "pkg" / cpv / "BUILD_ID"
         return path.read_text().strip() if path.exists() else None
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def trust_with_readme_lines(keyring: Path, farm_url: str) -> None:
+    """Run the README's shell lines that make a machine trust the farm's keys."""
+    text = README.read_text()
+    start = text.index("```sh\n", text.index("<!-- trust-farm-keys -->")) + len("```sh\n")
+    script = text[start:text.index("```", start)]
+    script = script.replace("FARM=http://127.0.0.1:7979", f"FARM={farm_url}", 1)
+    subprocess.run(["bash", "-euc", script], env=_env(GNUPGHOME=str(keyring)), check=True,
+                   capture_output=True, timeout=120)
+    subprocess.run(["gpgconf", "--homedir", str(keyring), "--kill", "all"], check=False,
+                   capture_output=True, timeout=60)
+
+
+def reachable(path: Path) -> None:
+    """Let other users pass through `path`'s parents (pytest makes its base 0700)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o005)
 
 
 STAND_IN_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make-stand-in-root"
@@ -309,9 +345,13 @@ class ClientRoot:
             f"/var/db/repos/{EXAMPLE_REPO_NAME}/profiles/binfarm/amd64")
         (etc / "make.conf" / "zz-this-machine").write_text(
             'FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -pid-sandbox -ipc-sandbox '
-            '-network-sandbox -binpkg-request-signature -news"\n')
+            '-network-sandbox -news"\nPORTAGE_TRUST_HELPER=""\n')
         (etc / "binrepos.conf").write_text(
-            f"[binfarm]\nsync-uri = {binhost_url}\npriority = 10\nverify-signature = false\n")
+            f"[binfarm]\nsync-uri = {binhost_url}\npriority = 10\nverify-signature = true\n")
+        self.keyring = etc / "gnupg"
+
+    def trust(self, farm_url: str) -> None:
+        trust_with_readme_lines(self.keyring, farm_url)
 
     def run(self, *command: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
         mount = (f"lowerdir={self.stage3},upperdir={self.upper},workdir={self.work}")

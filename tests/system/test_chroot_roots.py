@@ -133,6 +133,7 @@ def test_a_chroot_profile_builds_binaries_a_machine_without_prefix_installs(
 
     client = ClientRoot(tmp_path / "machine", f.stage3, "desktop",
                         binhost_uri(f.farm.url, PROFILE, "client", None))
+    client.trust(f.farm.url)
     done = client.emerge("--getbinpkg", "--usepkgonly", "app-misc/hello")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ran = client.run("hello")

@@ -56,6 +56,7 @@ def test_client_installs_the_profiles_binaries(
     # Distinct index paths per profile: Portage caches an index by host and path.
     client = ClientPrefix(tmp_path_factory.mktemp("c"), profile,
                           f"{example_farm.url}/binhost/{profile}")
+    client.trust(example_farm.url)
     installed = client.emerge("--getbinpkg", "--usepkgonly", "--binpkg-respect-use=y",
                               *PACKAGES)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]

@@ -76,6 +76,7 @@ def test_plan_counts_and_enqueue_builds_every_world_once(
     for profile in ("desktop", "laptop"):
         client = ClientPrefix(tmp_path_factory.mktemp("c"), profile,
                               f"{farm.url}/binhost/{profile}")
+        client.trust(farm.url)
         installed = client.emerge("--getbinpkg", "--usepkgonly", "--binpkg-respect-use=y",
                                   *_world(example, profile))
         assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]

@@ -11,15 +11,16 @@ from typing import Annotated
 
 import typer
 
-from binfarm.api.client import FarmClient, binhost_uri
+from binfarm.api.client import FarmClient, binhost_uri, tls_context
 from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import STATE_STYLES, Table, console
 from binfarm.client.binrepos import write_binrepos
+from binfarm.client.keys import trust_farm
 from binfarm.client.machine import ClientState, Machine
 from binfarm.client.sync import apply_sync, plan_sync
 from binfarm.client.update import UpdateReporter, update
-from binfarm.errors import BinfarmError
+from binfarm.errors import BinfarmError, InvalidInput
 from binfarm.gentoo.toolchain import cpu_spec
 from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pack_tree
 from binfarm.settings import ClientEnvironment
@@ -49,39 +50,64 @@ def register(
         help="This machine's CPU [default: /proc/cpuinfo].")] = None,
     server: Annotated[str | None, typer.Option(help="URL of the farm.")] = None,
     token: Annotated[str | None, typer.Option(help="A token that may register hosts.")] = None,
+    ca_cert: Annotated[Path | None, typer.Option(
+        help="CA certificate (PEM) of an https farm whose CA the system does not know; "
+             "copied to etc/portage/binfarm-ca.pem for Portage.")] = None,
 ) -> None:
-    """Send this machine's configuration and CPU to the farm and point Portage at its
-    binhost (binrepos.conf, with the host's own credentials)."""
+    """Send this machine's configuration and CPU to the farm, point Portage at its
+    binhost (binrepos.conf, with the host's own credentials, signatures verified) and
+    trust the farm's signing keys (in Portage's keyring, as getuto does)."""
     cli: CliContext = ctx.obj
     machine = _machine()
     config_dir = config or machine.config_dir
     features = cpu_spec(cpu).features if cpu else local_cpu_features()
     ref = find_make_profile(config_dir)
     url = server or cli.server
-    with FarmClient(url, token or cli.resolved_token()) as client:
+    ca = ca_cert or cli.ca_cert
+    with FarmClient(url, token or cli.resolved_token(), verify=tls_context(ca)) as client:
         registered = client.register_host(name or socket.gethostname(),
                                           pack_tree(config_dir, MACHINE_LOCAL_FILES),
                                           str(ref) if ref else None, arch=local_arch(),
                                           cpu_features=sorted(features), base=profile)
+        trusted = trust_farm(client, machine)
     host = registered.host
-    state = ClientState(url, host.name, host.profile, registered.token)
+    portage_ca = _install_ca(ca, config_dir) if ca else None
+    state = ClientState(url, host.name, host.profile, registered.token,
+                        ca_cert=str(portage_ca) if portage_ca else None)
     written = write_binrepos(config_dir, binhost_uri(url, host.profile, host.name,
-                                                     registered.token))
+                                                     registered.token), portage_ca)
     machine.save_state(state)
     console.print(f"registered [bold]{host.name}[/] as profile [bold]{host.profile}[/]; "
-                  f"Portage's binhost entry is in {written}")
+                  f"Portage's binhost entry is in {written}; it trusts the farm's "
+                  f"key{'s' if len(trusted) > 1 else ''} {', '.join(trusted)}")
+
+
+def _install_ca(ca: Path, config_dir: Path) -> Path:
+    try:
+        pem = ca.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read --ca-cert {ca}: {exc.strerror}") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise InvalidInput(f"--ca-cert {ca} holds no PEM certificate")
+    target = config_dir / "binfarm-ca.pem"
+    target.write_bytes(pem)
+    return target.absolute()
 
 
 @app.command("sync")
 def sync(ctx: typer.Context,
          dry_run: Annotated[bool, typer.Option(help="Show the changes, write nothing.")] = False,
          ) -> None:
-    """Write the farm's shared (01*) configuration files here, never over this machine's own."""
+    """Write the farm's shared (01*) configuration files here, never over this machine's
+    own, and trust the farm's current signing keys (dropping retired ones)."""
     machine = _machine()
     state = machine.load_state()
-    with FarmClient(state.server, state.token) as client:
+    with state.client() as client:
         shared = {f.path: base64.b64decode(f.content_b64)
                   for f in client.shared_layer(state.host)}
+        if not dry_run:
+            trusted = trust_farm(client, machine)
+            console.print(f"trusting the farm's keys {', '.join(trusted)}")
     changes = plan_sync(machine.config_dir, shared, state.synced)
     if not changes:
         console.print("the shared configuration is up to date")
@@ -113,7 +139,7 @@ def update_command(
         state.server = server
     args = ctx.args or ["-uDN", "@world"]
     result = update(machine, state, args, binary_only=binary_only,
-                    make_client=lambda s: FarmClient(s.server, s.token), reporter=_Reporter())
+                    make_client=lambda s: s.client(), reporter=_Reporter())
     for build in result.failed_builds:
         console.print(f"[bold red]the farm could not build {build.cpv}[/] (build {build.id}: "
                       f"{build.error}); `binfarm log {build.id}` shows why")

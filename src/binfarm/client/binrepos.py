@@ -2,6 +2,9 @@
 
 Portage passes `user:password@` in a sync-uri to its fetcher as HTTP Basic auth; the
 password is the host's client token. Only the `[binfarm]` section is ever rewritten.
+Signatures are verified (Portage's own default since 3.0.78). An https farm whose CA the
+system does not know gets its own fetch commands: with one, Portage fetches the index
+with it too (not with its Python fetcher, which knows only the system's CAs).
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ __all__ = ["write_binrepos"]
 _SECTION = re.compile(r"^\[binfarm\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
 
 
-def write_binrepos(config_dir: Path, uri: str) -> Path:
+def write_binrepos(config_dir: Path, uri: str, ca_file: Path | None = None) -> Path:
     """Write (or rewrite) the [binfarm] entry; a file binrepos.conf keeps its other entries."""
-    section = f"[binfarm]\npriority = 10\nsync-uri = {uri}\nverify-signature = false\n"
+    section = f"[binfarm]\npriority = 10\nsync-uri = {uri}\nverify-signature = true\n"
+    if ca_file is not None:
+        wget = f"wget -t 3 -T 60 --ca-certificate={ca_file}"
+        section += (f'fetchcommand = {wget} -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"\n'
+                    f'resumecommand = {wget} -c -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"\n')
     target = config_dir / "binrepos.conf"
     if target.is_file():
         text = _SECTION.sub("", target.read_text()).rstrip("\n")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from binfarm.api.client import FarmClient, tls_context
 from binfarm.errors import InvalidInput
 from binfarm.settings import ClientEnvironment
 
@@ -22,6 +24,12 @@ class ClientState:
     profile: str
     token: str
     synced: dict[str, str] = field(default_factory=dict)
+    # The CA an https farm's certificate is checked against (None: the system's).
+    ca_cert: str | None = None
+
+    def client(self, server: str | None = None) -> FarmClient:
+        ca = Path(self.ca_cert) if self.ca_cert else None
+        return FarmClient(server or self.server, self.token, verify=tls_context(ca))
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,17 @@ class Machine:
     @property
     def state_path(self) -> Path:
         return self.prefix / "var" / "lib" / "binfarm" / "client.json"
+
+    def verify_home(self) -> Path:
+        """The keyring Portage verifies binary packages in (BINPKG_GPG_VERIFY_GPG_HOME, as
+        portageq reads it here; /etc/portage/gnupg by default)."""
+        try:
+            done = subprocess.run(["portageq", "envvar", "BINPKG_GPG_VERIFY_GPG_HOME"],
+                                  capture_output=True, text=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return self.config_dir / "gnupg"
+        value = done.stdout.strip()
+        return Path(value) if done.returncode == 0 and value else self.config_dir / "gnupg"
 
     def load_state(self) -> ClientState:
         try:

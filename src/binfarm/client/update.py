@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
@@ -90,7 +91,8 @@ def _send_config(client: FarmClient, machine: Machine, state: ClientState) -> No
     if host.profile != state.profile:
         state.profile = host.profile
         write_binrepos(machine.config_dir,
-                       binhost_uri(state.server, state.profile, state.host, state.token))
+                       binhost_uri(state.server, state.profile, state.host, state.token),
+                       Path(state.ca_cert) if state.ca_cert else None)
         machine.save_state(state)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from binfarm.profiles.model import MakeProfileRef
+from binfarm.signing.trust import trust_farm_keys_only
 
 __all__ = [
     "FARM_FEATURES",
@@ -32,7 +33,8 @@ __all__ = [
 ]
 
 LAYER_NAME = "zzzz-binfarm-node"
-# Sandboxes need a portage user and cost ~1 s a package; signing is configured by issue 8.
+# Sandboxes need a portage user and cost ~1 s a package. A worker never signs (it holds
+# no key): the farm signs each package after upload.
 FARM_FEATURES = (
     "-sandbox -usersandbox -userpriv -userfetch -usersync -pid-sandbox -ipc-sandbox "
     "-network-sandbox -binpkg-signing -binpkg-request-signature -gpg-keepalive -news "
@@ -52,8 +54,10 @@ class NodeLayer:
     repositories: Mapping[str, Path]
     mirrors: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
-    # The farm's binhost for this profile: a build root installs dependencies from it.
+    # The farm's binhost for this profile: a build root installs dependencies from it,
+    # verifying them against the farm's public keys (armored).
     binhost: str | None = None
+    farm_keys: bytes = b""
 
 
 def pkgdir(node: Path) -> Path:
@@ -122,7 +126,8 @@ def write_config(
     if layer.binhost:
         _write_private(staging / "binrepos.conf" / f"{LAYER_NAME}.conf",
                        f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
-                       "verify-signature = false\n")
+                       "verify-signature = true\n")
+        trust_farm_keys_only(staging / "gnupg", layer.farm_keys)
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
@@ -184,9 +189,19 @@ def _make_conf_layer(layer: NodeLayer, portage_user: bool) -> str:
         "PORTAGE_BINHOST": "",
         "EMERGE_DEFAULT_OPTS": "",
         "PORTAGE_ELOG_SYSTEM": "save",
+        # A farm node never runs a trust helper (getuto): the farm writes its keyring.
+        "PORTAGE_TRUST_HELPER": "",
     }
     if not portage_user:
         values.update(PORTAGE_USERNAME="root", PORTAGE_GRPNAME="root")
+    if layer.binhost:
+        values.update({
+            # The farm's keys, in a directory private to the worker: gpg reads them as
+            # root rather than as nobody.
+            "BINPKG_GPG_VERIFY_GPG_HOME": "${EPREFIX}/etc/portage/gnupg",
+            "GPG_VERIFY_USER_DROP": "",
+            "GPG_VERIFY_GROUP_DROP": "",
+        })
     if layer.mirrors:
         values["GENTOO_MIRRORS"] = " ".join([*layer.mirrors, "${GENTOO_MIRRORS}"])
     values.update(layer.extra)

@@ -22,8 +22,10 @@ __all__ = ["MACHINE_LOCAL_FILES", "drop_machine_local", "find_make_profile", "pa
            "tree_digest", "unpack_tree"]
 
 _MAX_MEMBERS: Final = 10_000
-# A machine's own, never a profile's: binrepos.conf holds the machine's farm credentials.
-MACHINE_LOCAL_FILES: Final = frozenset({"binrepos.conf"})
+# A machine's own, never a profile's: binrepos.conf holds the machine's farm credentials,
+# gnupg/ the keyring it verifies packages in (getuto's, with its local key's passphrase),
+# binfarm-ca.pem the CA of an https farm.
+MACHINE_LOCAL_FILES: Final = frozenset({"binrepos.conf", "gnupg", "binfarm-ca.pem"})
 
 
 def find_make_profile(config_dir: Path) -> MakeProfileRef | None:

@@ -58,6 +58,9 @@ MACHINE_LOCAL: Final = frozenset({
     "PORTAGE_BINHOST", "EMERGE_DEFAULT_OPTS", "PORTAGE_ELOG_CLASSES", "PORTAGE_ELOG_SYSTEM",
     "PORTAGE_USERNAME", "PORTAGE_GRPNAME", "LC_MESSAGES", "LANG", "NOCOLOR", "CLEAN_DELAY",
     "EMERGE_WARNING_DELAY", "PORTAGE_NICENESS", "BINPKG_FORMAT", "BINPKG_COMPRESS",
+    # Where and how the machine verifies signatures: the farm's layer sets its own.
+    "BINPKG_GPG_VERIFY_GPG_HOME", "PORTAGE_TRUST_HELPER", "GPG_VERIFY_USER_DROP",
+    "GPG_VERIFY_GROUP_DROP",
 })
 # FEATURES that act only on the machine that runs emerge: the farm's layer sets its own.
 _LOCAL_FEATURES: Final = frozenset({

@@ -121,7 +121,8 @@ class BuildRoots:
         base = self.client.base_url
         return NodeLayer(distdir=distdir, repositories=repositories,
                          mirrors=(farm_uri(base, "mirror", cred.user, cred.secret),),
-                         binhost=binhost_uri(base, name, cred.user, cred.secret))
+                         binhost=binhost_uri(base, name, cred.user, cred.secret),
+                         farm_keys=self.client.public_keys())
 
     def _prefix(self, profile: _Profile) -> Path:
         node = self.work_dir / "roots" / root_name(profile.out.name)
