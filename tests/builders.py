@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
+from binfarm.gentoo.configroot import write_bare_node
+from binfarm.gentoo.pool import PortageHelper
+from binfarm.gentoo.protocol import SigningRequest
+from binfarm.signing.gnupg import GnuPG
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -284,6 +288,23 @@ class ClientPrefix:
         return path.read_text().strip() if path.exists() else None
 
 
+def enrollment_token(farm: FarmProcess, name: str) -> str:
+    """A one-use token that registers one machine for laptop: never the admin's."""
+    created = farm.cli("token", "create", "--role", "enroll", "--profile", "laptop",
+                       "--name", f"enroll-{name}")
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def register(farm: FarmProcess, client: ClientPrefix, name: str, *extra: str) -> str:
+    """`binfarm client register` on `client`, for laptop; returns what it printed."""
+    done = client.binfarm("client", "register", "--server", farm.url,
+                          "--token", enrollment_token(farm, name), "--name", name,
+                          "--profile", "laptop", *extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -384,3 +405,28 @@ def index_entry(index: str, path: str) -> dict[str, str]:
     """The block of a Packages index that serves `path`."""
     block = next(b for b in index.split("\n\n") if f"PATH: {path}" in b.splitlines())
     return dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+
+
+def flip_image_byte(source: Path, dest: Path) -> Path:
+    """A copy of `source` with one byte of its image changed (its Manifest not)."""
+    shutil.copyfile(source, dest)
+    with tarfile.open(dest) as container:
+        member = next(m for m in container.getmembers() if m.name.endswith("/image.tar.zst"))
+    with open(dest, "r+b") as handle:
+        handle.seek(member.offset_data + member.size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 1]))
+    return dest
+
+
+def signed_by_a_stranger(source: Path, work: Path) -> Path:
+    """`source` signed with a key the farm does not know, by Portage's gpkg API."""
+    stranger = GnuPG(work / "stranger")
+    stranger.create_home(0o700)
+    fingerprint = stranger.generate("someone else <evil@example.invalid>")
+    out = work / source.name
+    PortageHelper(120).sign_binpkg(write_bare_node(work / "node"), source, SigningRequest(
+        home=str(stranger.home), key=fingerprint, out=str(out), lock=str(work / "lock")))
+    stranger.stop_agent()
+    return out

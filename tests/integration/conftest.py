@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,15 @@ from tests.builders import copy_example_profile
 
 
 @pytest.fixture
-def farm(tmp_path: Path) -> Farm:
+def farm(tmp_path: Path) -> Iterator[Farm]:
     repo = tmp_path / "repo"
     shutil.copytree(example_paths()["repo"], repo)
     farm = Farm(Settings(data_dir=tmp_path / "var"), clock=time.time)
     farm.repositories.add(EXAMPLE_REPO_NAME, repo, example_paths()["distfiles"])
     for name, cpu in (("laptop", "x86-64-v2"), ("desktop", "x86-64-v3")):
         add_profile(farm, name, copy_example_profile(name, tmp_path / name), cpu)
-    return farm
+    yield farm
+    farm.close()
 
 
 def add_profile(farm: Farm, name: str, tree: Path, cpu: str | None = None) -> None:

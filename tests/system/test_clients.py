@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builders import ClientPrefix, FarmProcess
+from tests.builders import ClientPrefix, FarmProcess, enrollment_token, register
 
 PLACEHOLDER = "http://127.0.0.1:9/not-registered-yet"
 
@@ -28,21 +28,6 @@ def machine(tmp_path_factory: pytest.TempPathFactory, *world: str) -> ClientPref
     client = ClientPrefix(tmp_path_factory.mktemp("m"), "laptop", PLACEHOLDER)
     client.set_world(*world)
     return client
-
-
-def enrollment_token(farm: FarmProcess, name: str) -> str:
-    """A one-use token that registers one machine for laptop: never the admin's."""
-    created = farm.cli("token", "create", "--role", "enroll", "--profile", "laptop",
-                       "--name", f"enroll-{name}")
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip().splitlines()[-1]
-
-
-def register(farm: FarmProcess, client: ClientPrefix, name: str, *extra: str) -> None:
-    done = client.binfarm("client", "register", "--server", farm.url,
-                          "--token", enrollment_token(farm, name), "--name", name,
-                          "--profile", "laptop", *extra)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_machine_whose_cpu_is_too_small_is_refused(farm: FarmProcess,

@@ -46,9 +46,11 @@ class Resigning:
         """Re-sign every package signed by `fingerprint` with the signing key, then retire
         the key: clients that sync drop it."""
         key = self.keys.get(fingerprint)
-        if key.state != KeyState.TRUSTED:
-            raise Conflict(f"key {key.fingerprint} is {key.state}: only a key that no longer "
-                           "signs (after binfarm key rotate) can be retired")
+        if key.state == KeyState.SIGNING:
+            raise Conflict(f"key {key.fingerprint} signs new packages: rotate first "
+                           "(binfarm key rotate), then retire it")
+        if key.state == KeyState.RETIRED:
+            raise Conflict(f"key {key.fingerprint} is retired already")
         report = self._resign(key.fingerprint)
         return self.keys.mark_retired(key.fingerprint), report
 

@@ -45,6 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     farm.register_example()
     with TestClient(create_app(farm), raise_server_exceptions=False) as http:
         yield Served(farm, http, token, clock)
+    farm.close()
 
 
 def lease(served: Served, worker: str) -> dict | None:
