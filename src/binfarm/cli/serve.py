@@ -7,6 +7,7 @@ workers run in threads and reach it over loopback HTTP, exactly as remote worker
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import signal
 import threading
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from binfarm.api.client import FarmClient
+from binfarm.api.client import FarmClient, tls_context
 from binfarm.cli.context import CliContext
 from binfarm.farm import Farm
 from binfarm.logs import configure
@@ -44,14 +45,19 @@ def serve(
         help="Embedded workers to run [default: 1]; 0 runs none.")] = None,
     database: Annotated[str | None, typer.Option(
         help="SQLAlchemy database URL [default: SQLite in the data dir].")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(
+        help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's PEM key.")] = None,
 ) -> None:
     """Run the farm: HTTP API, binhost, embedded worker(s), SQLite, all in one process."""
     cli: CliContext = ctx.obj
     configure(debug=cli.debug)
     overrides: dict[str, Any] = {"data_dir": data_dir or cli.data_dir, "database": database,
                                  "workers": workers}
-    if listen is not None:
-        overrides["server"] = {"listen": listen}
+    server_overrides = {k: v for k, v in (("listen", listen), ("tls_cert", tls_cert),
+                                          ("tls_key", tls_key)) if v is not None}
+    if server_overrides:
+        overrides["server"] = server_overrides
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     farm = Farm(settings)
     farm.ensure_admin_token()
@@ -64,12 +70,20 @@ def serve(
                  settings.queue.lease_ttl_s)
     if example:
         farm.register_example()
+    report = farm.resigning.sign_unsigned()
+    if report.resigned or report.failed:
+        log.info("signed %s packages stored before the farm signed; %s could not be "
+                 "(they are not served)", report.resigned, len(report.failed))
     host, port = parse_listen(settings.server.listen)
+    tls = settings.server.tls_cert is not None
+    if not tls and not _loopback(host):
+        log.warning("serving plain HTTP on %s: tokens and binhost credentials (Basic auth) "
+                    "travel in clear; use --tls-cert/--tls-key or a TLS proxy", host)
     forwarded = settings.server.forwarded_allow_ips
-    server = _FarmServer(uvicorn.Config(create_app(farm), host=host, port=port,
-                                           proxy_headers=forwarded is not None,
-                                           forwarded_allow_ips=forwarded,
-                                           log_level="warning", timeout_graceful_shutdown=5))
+    server = _FarmServer(uvicorn.Config(
+        create_app(farm), host=host, port=port, proxy_headers=forwarded is not None,
+        forwarded_allow_ips=forwarded, log_level="warning", timeout_graceful_shutdown=5,
+        ssl_certfile=settings.server.tls_cert, ssl_keyfile=settings.server.tls_key))
     stop = threading.Event()
     starter = threading.Thread(target=_start_workers, name="workers", daemon=True,
                                args=(server, settings, farm, names, stop))
@@ -86,6 +100,7 @@ def serve(
         for name in names:
             if requeued := farm.queue.requeue_worker(name):
                 log.info("requeued %s builds of worker=%s at shutdown", requeued, name)
+        farm.close()
 
 
 class _FarmServer(uvicorn.Server):
@@ -113,6 +128,13 @@ class _FarmServer(uvicorn.Server):
         self.should_exit = True
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _worker_name(settings: Settings, index: int) -> str:
     return settings.worker.name if settings.workers == 1 else f"{settings.worker.name}-{index + 1}"
 
@@ -123,17 +145,22 @@ def _start_workers(server: uvicorn.Server, settings: Settings, farm: Farm,
         if stop.wait(0.05):
             return
     sock = server.servers[0].sockets[0].getsockname()
-    url = f"http://{sock[0]}:{sock[1]}"
+    cert = settings.server.tls_cert
+    url = f"{'https' if cert else 'http'}://{sock[0]}:{sock[1]}"
     print(f"binfarm serving on {url} (data dir {settings.data_dir})", flush=True)
     threads = []
     for name in names:
         worker = Worker(
             settings.worker.model_copy(update={"name": name}),
             FarmClient(url, farm.embedded_worker_token(name),
-                       timeout_s=settings.worker.http_timeout_s),
+                       timeout_s=settings.worker.http_timeout_s,
+                       verify=tls_context(cert, pinned=True)),
             settings.data_dir / "worker" / name,
             distdir=farm.distdir,
             build_timeout_s=settings.portage.build_timeout_s,
+            # Portage in the build roots checks the farm's name too: the certificate must
+            # name the address it listens on (README: HTTPS).
+            ca_file=cert,
         )
         thread = threading.Thread(target=worker.run, args=(stop,), name=f"worker-{name}")
         thread.start()

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from binfarm.api.client import FarmClient
+from binfarm.api.client import FarmClient, tls_context
 from binfarm.cli.context import CliContext
 from binfarm.logs import configure
 from binfarm.settings import load_settings
@@ -30,6 +30,9 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Worker name [default: host name].")] = None,
     work_dir: Annotated[Path, typer.Option(
         help="Build roots, distfiles and logs of this worker.")] = Path("var/worker"),
+    ca_cert: Annotated[Path | None, typer.Option(
+        help="CA certificate (PEM) of an https farm [default: --ca-cert, or the system's "
+             "CAs].")] = None,
 ) -> None:
     """Lease builds from the farm at --server (with a worker or admin --token) and run them."""
     cli: CliContext = ctx.obj
@@ -45,6 +48,9 @@ def worker(
     signal.signal(signal.SIGINT, _stop)
     work_dir = work_dir.absolute()
     timeout_s = settings.worker.http_timeout_s
-    with FarmClient(server or cli.server, token, timeout_s=timeout_s) as client:
+    ca = (ca_cert or cli.ca_cert)
+    ca = ca.absolute() if ca else None
+    with FarmClient(server or cli.server, token, timeout_s=timeout_s,
+                    verify=tls_context(ca)) as client:
         Worker(settings.worker, client, work_dir, distdir=work_dir / "distfiles",
-               build_timeout_s=settings.portage.build_timeout_s).run(stop)
+               build_timeout_s=settings.portage.build_timeout_s, ca_file=ca).run(stop)

@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from binfarm.gentoo.configroot import wget_commands
+
 __all__ = ["write_binrepos"]
 
 _SECTION = re.compile(r"^\[binfarm\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
@@ -21,10 +23,8 @@ _SECTION = re.compile(r"^\[binfarm\]\n(?:(?!\[).*\n?)*", re.MULTILINE)
 def write_binrepos(config_dir: Path, uri: str, ca_file: Path | None = None) -> Path:
     """Write (or rewrite) the [binfarm] entry; a file binrepos.conf keeps its other entries."""
     section = f"[binfarm]\npriority = 10\nsync-uri = {uri}\nverify-signature = true\n"
-    if ca_file is not None:
-        wget = f"wget -t 3 -T 60 --ca-certificate={ca_file}"
-        section += (f'fetchcommand = {wget} -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"\n'
-                    f'resumecommand = {wget} -c -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"\n')
+    section += "".join(f"{name.lower()} = {command}\n"
+                       for name, command in wget_commands(ca_file).items())
     target = config_dir / "binrepos.conf"
     if target.is_file():
         text = _SECTION.sub("", target.read_text()).rstrip("\n")

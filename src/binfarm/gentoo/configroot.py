@@ -27,6 +27,7 @@ __all__ = [
     "node_env",
     "pkgdir",
     "remove_node",
+    "wget_commands",
     "write_bare_node",
     "write_config",
     "write_node",
@@ -58,6 +59,8 @@ class NodeLayer:
     # verifying them against the farm's public keys (armored).
     binhost: str | None = None
     farm_keys: bytes = b""
+    # The CA an https farm is checked against, as the node sees the file.
+    ca_file: Path | None = None
 
 
 def pkgdir(node: Path) -> Path:
@@ -94,6 +97,16 @@ def write_node(
     _link_tool(node / "bin" / "gtar", "tar")
 
 
+def wget_commands(ca_file: Path | None) -> dict[str, str]:
+    """FETCHCOMMAND and RESUMECOMMAND that check an https server against `ca_file` (none
+    when it is None: Portage's own, with the system's CAs)."""
+    if ca_file is None:
+        return {}
+    wget = f"wget -t 3 -T 60 --ca-certificate={ca_file}"
+    return {"FETCHCOMMAND": f'{wget} -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"',
+            "RESUMECOMMAND": f'{wget} -c -O "${{DISTDIR}}/${{FILE}}" "${{URI}}"'}
+
+
 def write_bare_node(node: Path) -> Path:
     """A node with no profile and no repository: enough for Portage to read and sign a
     binary package it did not build."""
@@ -124,9 +137,11 @@ def write_config(
     _write_private(staging / "make.conf" / LAYER_NAME, _make_conf_layer(layer, portage_user))
     (staging / "repos.conf" / f"{LAYER_NAME}.conf").write_text(_repos_conf_layer(layer))
     if layer.binhost:
+        fetch = "".join(f"{name.lower()} = {command}\n"
+                        for name, command in wget_commands(layer.ca_file).items())
         _write_private(staging / "binrepos.conf" / f"{LAYER_NAME}.conf",
                        f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
-                       "verify-signature = true\n")
+                       f"verify-signature = true\n{fetch}")
         trust_farm_keys_only(staging / "gnupg", layer.farm_keys)
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
@@ -202,6 +217,9 @@ def _make_conf_layer(layer: NodeLayer, portage_user: bool) -> str:
             "GPG_VERIFY_USER_DROP": "",
             "GPG_VERIFY_GROUP_DROP": "",
         })
+    # Quoted for make.conf: Portage expands ${DISTDIR} when it runs the command, not here.
+    values.update({name: command.replace('"', '\\"').replace("${", "\\${")
+                   for name, command in wget_commands(layer.ca_file).items()})
     if layer.mirrors:
         values["GENTOO_MIRRORS"] = " ".join([*layer.mirrors, "${GENTOO_MIRRORS}"])
     values.update(layer.extra)

@@ -44,6 +44,7 @@ _MAX_TREE_BYTES = 64 << 20
 # Where a chroot root sees what the host binds in: Gentoo's own default locations.
 _ROOT_REPOS = Path("/var/db/repos")
 _ROOT_DISTDIR = Path("/var/cache/distfiles")
+_ROOT_CA = Path("/etc/binfarm-ca.pem")  # an https farm's CA, in a chroot root
 _SYSTEM_UPDATE = ("--update", "--deep", "--newuse", "--oneshot", "--usepkgonly",
                   "--getbinpkg", "--with-bdeps=n", "--verbose", "@system")
 
@@ -66,8 +67,9 @@ class _Profile:
 
 class BuildRoots:
     def __init__(self, client: FarmClient, work_dir: Path, distdir: Path, *, worker: str,
-                 chroots: Path, timeout_s: float) -> None:
+                 chroots: Path, timeout_s: float, ca_file: Path | None = None) -> None:
         self.client = client
+        self.ca_file = ca_file
         self.work_dir = work_dir
         self.distdir = distdir
         self.worker = worker
@@ -109,8 +111,8 @@ class BuildRoots:
         ref = MakeProfileRef.parse(out.make_profile) if out.make_profile else None
         return _Profile(out, tree, ref, repositories)
 
-    def _layer(self, profile: _Profile, distdir: Path,
-               repositories: Mapping[str, Path]) -> NodeLayer:
+    def _layer(self, profile: _Profile, distdir: Path, repositories: Mapping[str, Path],
+               ca_file: Path | None) -> NodeLayer:
         """This worker's layer for a build root of `profile`: the root gets a credential
         that reads only that profile's binhost and the mirror, never the worker's token."""
         name = profile.out.name
@@ -122,12 +124,12 @@ class BuildRoots:
         return NodeLayer(distdir=distdir, repositories=repositories,
                          mirrors=(farm_uri(base, "mirror", cred.user, cred.secret),),
                          binhost=binhost_uri(base, name, cred.user, cred.secret),
-                         farm_keys=self.client.public_keys())
+                         farm_keys=self.client.public_keys(), ca_file=ca_file)
 
     def _prefix(self, profile: _Profile) -> Path:
         node = self.work_dir / "roots" / root_name(profile.out.name)
         write_node(node, profile.tree, profile.make_profile,
-                   self._layer(profile, self.distdir, profile.repositories))
+                   self._layer(profile, self.distdir, profile.repositories, self.ca_file))
         missing = link_toolchain(node, profile.out.chost)
         if missing:
             raise InvalidInput(f"this worker has no compiler for CHOST {profile.out.chost} "
@@ -164,10 +166,12 @@ class BuildRoots:
         in_root = {name: _ROOT_REPOS / name for name in profile.repositories}
         etc = scratch / "etc-portage"
         write_config(etc, profile.tree, profile.make_profile,
-                     self._layer(profile, _ROOT_DISTDIR, in_root),
+                     self._layer(profile, _ROOT_DISTDIR, in_root,
+                                 _ROOT_CA if self.ca_file else None),
                      portage_user=_has_user(copy.base, "portage"))
         (scratch / "binpkgs").mkdir(parents=True)
         return (Bind(etc, "/etc/portage"),
+                *((Bind(self.ca_file, str(_ROOT_CA)),) if self.ca_file else ()),
                 Bind(self.distdir, str(_ROOT_DISTDIR), writable=True),
                 Bind(scratch / "binpkgs", PKGDIR_IN_ROOT, writable=True),
                 *(Bind(location, str(in_root[name]))

@@ -35,12 +35,14 @@ T = TypeVar("T")
 
 class Worker:
     def __init__(self, settings: WorkerSettings, client: FarmClient, work_dir: Path, *,
-                 distdir: Path, build_timeout_s: float) -> None:
+                 distdir: Path, build_timeout_s: float, ca_file: Path | None = None) -> None:
+        """`ca_file`: the CA an https farm is checked against, by Portage in build roots."""
         self.settings = settings
         self.client = client
         self.work_dir = work_dir
         self.distdir = distdir
         self.build_timeout_s = build_timeout_s
+        self.ca_file = ca_file
 
     @property
     def name(self) -> str:
@@ -65,7 +67,8 @@ class Worker:
         work_dir = self.work_dir / f"slot-{index}" if self.settings.slots > 1 else self.work_dir
         (work_dir / "logs").mkdir(parents=True, exist_ok=True)
         roots = BuildRoots(self.client, work_dir, self.distdir, worker=self.name,
-                           chroots=self.work_dir / "chroots", timeout_s=self.build_timeout_s)
+                           chroots=self.work_dir / "chroots", timeout_s=self.build_timeout_s,
+                           ca_file=self.ca_file)
         while not stop.is_set():
             try:
                 build = self.client.lease(self.name, wait_s=self.settings.lease_wait_s)
