@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/queue.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/longpoll.py
+	$(BIN)/python bench/signing.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example
