@@ -38,7 +38,7 @@ from binfarm.signing.gnupg import GnuPG
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _env(**extra: str) -> dict[str, str]:
+def process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BINFARM_", "PORTAGE_"))}
     # Short lease long-polls: a stopped worker notices within seconds, not 20.
     env.update(COLUMNS="200", NO_COLOR="1", BINFARM_WORKER__LEASE_WAIT_S="2", **extra)
@@ -61,7 +61,7 @@ class FarmProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "binfarm", "--data-dir", str(data_dir), "serve",
              "--listen", f"127.0.0.1:{port}", *serve_args],
-            stdout=subprocess.PIPE, stderr=self._log, env=_env(**(env or {})), text=True,
+            stdout=subprocess.PIPE, stderr=self._log, env=process_env(**(env or {})), text=True,
         )
         self.url = self._wait_for_url(startup_s)
 
@@ -93,7 +93,7 @@ class FarmProcess:
         return subprocess.run(
             [sys.executable, "-m", "binfarm", "--server", self.url, "--data-dir",
              str(self.data_dir), *args],
-            capture_output=True, text=True, env=_env(), timeout=timeout_s, check=False,
+            capture_output=True, text=True, env=process_env(), timeout=timeout_s, check=False,
         )
 
     def dump(self) -> str:
@@ -125,7 +125,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "binfarm", "worker", "--server", url, "--token", token,
              "--name", name, "--slots", str(slots), "--work-dir", str(work_dir)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=_env(**(env or {})),
+            stdout=self._log, stderr=subprocess.STDOUT, env=process_env(**(env or {})),
             start_new_session=True,
         )
 
@@ -260,9 +260,10 @@ class ClientPrefix:
         trust_with_readme_lines(self.keyring, farm_url)
 
     def env(self) -> dict[str, str]:
-        return _env(PORTAGE_CONFIGROOT=str(self.root), PORTAGE_OVERRIDE_EPREFIX=str(self.root),
-                    PATH=f"{self.root}/bin:{Path(sys.executable).parent}:{SYSTEM_PATH}",
-                    NOCOLOR="true")
+        return process_env(PORTAGE_CONFIGROOT=str(self.root),
+                           PORTAGE_OVERRIDE_EPREFIX=str(self.root),
+                           PATH=f"{self.root}/bin:{Path(sys.executable).parent}:{SYSTEM_PATH}",
+                           NOCOLOR="true")
 
     def binfarm(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The binfarm CLI run on this machine, in its Portage environment."""
@@ -314,7 +315,7 @@ def trust_with_readme_lines(keyring: Path, farm_url: str) -> None:
     start = text.index("```sh\n", text.index("<!-- trust-farm-keys -->")) + len("```sh\n")
     script = text[start:text.index("```", start)]
     script = script.replace("FARM=http://127.0.0.1:7979", f"FARM={farm_url}", 1)
-    subprocess.run(["bash", "-euc", script], env=_env(GNUPGHOME=str(keyring)), check=True,
+    subprocess.run(["bash", "-euc", script], env=process_env(GNUPGHOME=str(keyring)), check=True,
                    capture_output=True, timeout=120)
     subprocess.run(["gpgconf", "--homedir", str(keyring), "--kill", "all"], check=False,
                    capture_output=True, timeout=60)

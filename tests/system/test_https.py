@@ -4,13 +4,15 @@ signed packages over TLS (wget with the CA, from binrepos.conf)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.builders import ClientPrefix, FarmProcess
+from tests.builders import ClientPrefix, FarmProcess, process_env
 
 
 def throwaway_ca(directory: Path) -> tuple[Path, Path, Path]:
@@ -73,3 +75,28 @@ def enrollment_token_over_tls(farm: FarmProcess, ca: Path) -> str:
                        "--profile", "laptop", "--name", "enroll-tls")
     assert created.returncode == 0, created.stderr
     return created.stdout.strip().splitlines()[-1]
+
+
+def test_serve_warns_that_tokens_travel_in_clear_off_loopback(tmp_path: Path) -> None:
+    """A farm listening on a network address without TLS says so (in a namespace of its
+    own, so that nothing outside this machine can reach it)."""
+    namespace = f"binfarm-clear-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        for argv in (["link", "set", "lo", "up"],
+                     ["addr", "add", "10.254.0.1/32", "dev", "lo"]):
+            subprocess.run(["ip", "-n", namespace, *argv], check=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, "-m", "binfarm", "--data-dir",
+             str(tmp_path / "var"), "serve", "--workers", "0", "--listen", "10.254.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env())
+        try:
+            assert proc.stdout is not None
+            started = proc.stdout.readline()
+            assert started.startswith("binfarm serving on http://10.254.0.1:"), started
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=60)
+        assert "serving plain HTTP on 10.254.0.1: tokens and binhost credentials" in stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
