@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import ClientPrefix, FarmProcess, process_env
+from tests.builders import ClientPrefix, FarmProcess, WorkerProcess, process_env
 
 
 def throwaway_ca(directory: Path) -> tuple[Path, Path, Path]:
@@ -100,3 +100,24 @@ def test_serve_warns_that_tokens_travel_in_clear_off_loopback(tmp_path: Path) ->
         assert "serving plain HTTP on 10.254.0.1: tokens and binhost credentials" in stderr
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def test_a_remote_worker_builds_for_an_https_farm_with_its_ca(
+        tls: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    ca, cert, key = tls
+    farm = FarmProcess(tmp_path / "var", "--example", "--workers", "0",
+                       "--tls-cert", str(cert), "--tls-key", str(key))
+    worker = None
+    try:
+        created = farm.cli("--ca-cert", str(ca), "token", "create", "--role", "worker")
+        assert created.returncode == 0, created.stderr
+        worker = WorkerProcess(farm.url, created.stdout.strip().splitlines()[-1], "tls-worker",
+                               tmp_path / "worker", env={"BINFARM_CA_CERT": str(ca)})
+        built = farm.cli("--ca-cert", str(ca), "request", "wordcount", "--profile", "laptop",
+                         "--wait")
+        assert built.returncode == 0, built.stdout + built.stderr + worker.log_path.read_text()
+        assert "succeeded" in built.stdout
+    finally:
+        if worker is not None:
+            worker.stop()
+        farm.stop()
