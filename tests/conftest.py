@@ -67,13 +67,15 @@ def make_node(root: Path, profile: str, distdir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def laptop_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Real binary packages (hello, its libgreet, wordcount) built by emerge for the laptop."""
+    """Real binary packages (hello, its libgreet, wordcount, slotted) built by emerge for
+    the laptop."""
     base = tmp_path_factory.mktemp("binpkgs")
     distdir = base / "distfiles"
     shutil.copytree(example_paths()["distfiles"], distdir)
     node = make_node(base / "node", "laptop", distdir)
     with open(base / "build.log", "wb") as log:
-        result = build_packages(PrefixTarget(node), ["app-misc/hello", "app-misc/wordcount"], log,
+        result = build_packages(PrefixTarget(node), ["app-misc/hello", "app-misc/wordcount",
+                                                    "app-misc/slotted"], log,
                                 timeout_s=600)
     assert result.ok, (base / "build.log").read_text()[-3000:]
     return {p.name.split("-1.0")[0]: p for p in result.packages}

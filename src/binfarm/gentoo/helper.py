@@ -284,7 +284,42 @@ def _check_image(members: Iterator[tarfile.TarInfo], *, setuid_ok: bool) -> None
 
 
 _FLAG_VARS = ("CFLAGS", "CXXFLAGS", "FFLAGS", "FCFLAGS", "LDFLAGS")
-_SLOT_DEP_VARS = ("DEPEND", "RDEPEND")
+_SLOT_DEP_VARS = ("DEPEND", "RDEPEND", "BDEPEND")
+# A slot operator: `:=` or `:SLOT=` (and `:SLOT/SUBSLOT=` in a binary).
+_SLOT_OPERATOR = re.compile(r":(?:[\w+][\w+.-]*(?:/[\w+.-]+)?)?=")
+
+
+def _slot_operator_groups(struct: list[Any]) -> Iterator[list[Any]]:
+    """The slot-operator atoms of a USE-reduced dependency structure: each alone, or the
+    ones of one || group together, in the order written."""
+    from portage.dep import Atom
+
+    items = iter(struct)
+    for item in items:
+        if item == "||":
+            group = [a for a in _flatten(next(items)) if a.slot_operator == "="]
+            if group:
+                yield group
+        elif isinstance(item, list):
+            yield from _slot_operator_groups(item)
+        elif isinstance(item, Atom) and item.slot_operator == "=":
+            yield [item]
+
+
+def _flatten(struct: Any) -> Iterator[Any]:
+    if isinstance(struct, list):
+        for item in struct:
+            if item != "||":
+                yield from _flatten(item)
+    else:
+        yield struct
+
+
+def _slots_by_cp(packages: list[Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for package in packages:
+        out.setdefault(package.cp, []).append(f"{package.slot}/{package.sub_slot}")
+    return out
 
 
 class _KeyContext:
@@ -316,33 +351,46 @@ class _KeyContext:
                 if name in db.eclasses}
 
     def slot_deps(self, depstrings: list[str], use: list[str], *, built: bool,
-                  chosen: dict[str, str] | None = None) -> list[str]:
-        """cat/pn:slot/subslot of every := dependency: as built, or as the resolver chose
-        (`chosen`, by cat/pn), or else as the best visible version in the tree now."""
+                  chosen: dict[str, list[str]] | None = None) -> list[str]:
+        """cat/pn:slot/subslot of each slot-operator (`:=`, `:SLOT=`) dependency, the way
+        Portage records them in a binary (dep/_slot_operator.py): as built; or as the
+        resolver chose (`chosen`: slot/subslot by cat/pn), else the best visible version.
+        Of an || group only the first branch that is (or will be) installed counts, as
+        the resolver takes the first branch it can."""
         from portage.dep import Atom, use_reduce
 
-        out = []
+        out: list[str] = []
         for depstring in depstrings:
-            if ":=" not in depstring and not (built and "=" in depstring):
-                continue  # no slot operator to resolve: skip the parse (most packages)
-            for atom in use_reduce(depstring, uselist=use, flat=True, token_class=Atom):
-                if not isinstance(atom, Atom) or atom.slot_operator != "=":
-                    continue
-                if built:
-                    if atom.slot is not None:
-                        out.append(f"{atom.cp}:{atom.slot}/{atom.sub_slot or atom.slot}")
-                    continue
-                picked = (chosen or {}).get(atom.cp)
-                out.append(f"{atom.cp}:{picked or self._best_slot(atom)}")
+            if not _SLOT_OPERATOR.search(depstring):
+                continue  # no slot operator: skip the parse (most packages)
+            struct = use_reduce(depstring, uselist=use, token_class=Atom)
+            for group in _slot_operator_groups(struct):
+                for atom in group:
+                    slot = self._slot_of(atom, built=built, chosen=chosen or {},
+                                         alone=len(group) == 1)
+                    if slot is not None:
+                        out.append(f"{atom.cp}:{slot}")
+                        break
         return out
 
-    def _best_slot(self, atom: Any) -> str:
+    def _slot_of(self, atom: Any, *, built: bool, chosen: dict[str, list[str]],
+                 alone: bool) -> str | None:
+        if built:  # Portage wrote SLOT/SUBSLOT= where the dependency was installed
+            return f"{atom.slot}/{atom.sub_slot}" if atom.sub_slot else None
+        for picked in chosen.get(atom.cp, []):
+            if atom.slot is None or picked.split("/")[0] == atom.slot:
+                return picked
+        if chosen and not alone:
+            return None  # an || branch the resolver did not take: not installed
+        return self._best_slot(atom)
+
+    def _best_slot(self, atom: Any) -> str | None:
         key = str(atom)
         if key not in self._slots:
             best = self.portdb.xmatch("bestmatch-visible", atom)
-            slot = self.portdb.aux_get(best, ["SLOT"])[0] if best else "none"
-            self._slots[key] = slot if "/" in slot else f"{slot}/{slot}"
-        return self._slots[key]
+            slot = self.portdb.aux_get(best, ["SLOT"])[0] if best else ""
+            self._slots[key] = slot if "/" in slot or not slot else f"{slot}/{slot}"
+        return self._slots[key] or None
 
     def predict(self, cpv: str) -> KeyInputs:
         """The inputs of a build of `cpv` with this profile, as Portage works them out."""
@@ -378,7 +426,7 @@ class _KeyContext:
             ebuild_sha256=self.file_sha256(self.portdb.findname(cpv, myrepo=pkg.repo)),
             eclasses=self.eclasses(pkg.repo, metadata["INHERITED"].split()),
             slot_deps=self.slot_deps([metadata[v] for v in _SLOT_DEP_VARS], use, built=False,
-                                     chosen={c.cp: f"{c.slot}/{c.sub_slot}" for c in children}),
+                                     chosen=_slots_by_cp(children)),
             for_root=self.for_root, hooks=self.hooks,
         )
 

@@ -75,7 +75,7 @@ def test_the_key_portage_predicts_is_the_key_the_binary_carries(
     laptop_node: Path, laptop_packages: dict[str, Path],
 ) -> None:
     cpvs = {"hello": "app-misc/hello-1.0", "libgreet": "dev-libs/libgreet-1.0",
-            "wordcount": "app-misc/wordcount-1.0"}
+            "wordcount": "app-misc/wordcount-1.0", "slotted": "app-misc/slotted-1.0"}
     predicted = dict(zip(cpvs, helper.key_inputs(laptop_node, list(cpvs.values())),
                          strict=True))
     for name, path in laptop_packages.items():
@@ -88,6 +88,9 @@ def test_the_key_portage_predicts_is_the_key_the_binary_carries(
     assert hello.slot_deps == ("dev-libs/libgreet:0/1",)
     assert [name for name, _ in hello.eclasses] == ["example-cc"]
     assert predicted["wordcount"].use == ("test",)  # package.env turned FEATURES=test on
+    # :SLOT=, in DEPEND, RDEPEND and BDEPEND, in a USE-conditional and an || group whose
+    # other branch (app-misc/tool:=) is not installed.
+    assert predicted["slotted"].slot_deps == ("dev-libs/libgreet:0/1",)
 
 
 def test_the_planner_keys_what_key_inputs_keys(laptop_node: Path) -> None:
