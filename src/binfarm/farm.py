@@ -23,7 +23,7 @@ from binfarm.files import private_dir
 from binfarm.gentoo.configroot import NodeLayer, write_bare_node
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
-from binfarm.gentoo.toolchain import isa_of_inputs
+from binfarm.gentoo.toolchain import isa_of_inputs, required_isa
 from binfarm.hosts import HostRegistry
 from binfarm.hosts.enrollment import Enrollment
 from binfarm.keys.cpu import Fit
@@ -454,6 +454,12 @@ class Farm:
         return replace(profile.viewer, for_root=self.roots.find(profile.name) is not None)
 
     # -- keys ----------------------------------------------------------------------------
+
+    def unbuildable(self, profile: Profile) -> str | None:
+        """Why no registered worker could build for `profile` (its flags' extensions, its
+        architecture, its chroot root), or None when one could."""
+        needs = required_isa(profile.info.flag_values, frozenset(profile.info.cpu_flags_x86))
+        return self.queue.never_runs(profile.name, needs)
 
     def set_profile_cpu(self, name: str, cpu: str | None,
                         exact_flags: bool | None = None) -> Profile:

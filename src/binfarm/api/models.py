@@ -112,6 +112,8 @@ class ProfileOut(BaseModel):
     world: list[str] = Field(default_factory=list)
     build_root: str = Field("prefix", description="prefix, or chroot (see `root`).")
     root: RootOut | None = None
+    warning: str | None = Field(None, description="After a change: why no registered "
+                                "worker could build for the profile, if none could.")
 
 
 class WorldIn(BaseModel):
@@ -316,6 +318,9 @@ class BuildOut(BaseModel):
     attempts: int = 0
     repositories: dict[str, str] = Field(default_factory=dict,
                                          description="Pinned repository locations, if any.")
+    waiting: str | None = Field(None, description="Why a queued build is not running.")
+    stuck: bool = Field(False, description="No registered worker could ever take it: a "
+                        "worker that can must register.")
     packages: list[InstanceOut] = Field(default_factory=list)
 
 

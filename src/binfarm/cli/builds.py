@@ -62,6 +62,9 @@ def request(
             note = " (already built: no new build)" if b.state == "succeeded" else ""
             console.print(f"build {b.id}: {b.cpv} for {b.profile} [{STATE_STYLES[b.state]}]"
                           f"{b.state}[/]{note}")
+            if b.stuck:
+                console.print(f"[bold yellow]warning:[/] build {b.id} will wait until a worker "
+                              f"that can run it registers: {markup_safe(b.waiting or '')}")
         if not wait and then is None:
             return
         final = _wait(client, [b.id for b in builds])
@@ -96,7 +99,8 @@ def list_builds(
     for b in builds:
         print(json.dumps({"id": b.id, "package": b.cpv, "profile": b.profile, "state": b.state,
                           "worker": b.worker, "requesters": b.requesters,
-                          "priority": b.priority, "attempts": b.attempts, "env": b.env}))
+                          "priority": b.priority, "attempts": b.attempts, "env": b.env,
+                          "waiting": b.waiting}))
 
 
 def cancel(ctx: typer.Context,
@@ -169,13 +173,18 @@ def show_log(
 def _wait(client: FarmClient, build_ids: list[int]) -> list[BuildOut]:
     """Poll until every build is final, with a line of progress per build."""
     latest: dict[int, BuildOut] = {}
+    said: dict[int, str | None] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks = {bid: progress.add_task(f"build {bid}", total=None) for bid in build_ids}
         while True:
             for bid in build_ids:
                 build = latest[bid] = client.get_build(bid)
-                last = _last_line(client, build) if build.state == "running" else ""
+                if build.waiting != said.get(bid) and build.waiting:
+                    progress.console.print(f"build {bid} waits: {markup_safe(build.waiting)}")
+                said[bid] = build.waiting
+                last = (_last_line(client, build) if build.state == "running"
+                        else f"[dim]{markup_safe(build.waiting or '')}[/]")
                 progress.update(tasks[bid], description=(
                     f"build {bid} {build.cpv} [{STATE_STYLES[build.state]}]{build.state}[/]"
                     f" {last}"))

@@ -92,6 +92,9 @@ def print_profile(p: ProfileOut) -> None:
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    if p.warning:
+        console.print(f"[bold yellow]warning:[/] builds for {p.name} will wait: "
+                      f"{markup_safe(p.warning)}")
 
 
 def print_roots(roots: Iterable[RootOut]) -> None:
@@ -136,13 +139,16 @@ def when(timestamp: float) -> str:
 
 
 def builds_table(builds: Iterable[BuildOut]) -> Table:
-    table = Table("id", "package", "profile", "state", "worker", "prio", "asked by", "took")
+    table = Table("id", "package", "profile", "state", "worker (or why it waits)", "prio",
+                  "asked by", "took")
     for b in builds:
         style = STATE_STYLES.get(b.state, "")
         end = b.finished_at or (time.time() if b.started_at else None)
         took = f"{end - b.started_at:.0f} s" if end and b.started_at else ""
         asked = f"{b.requester or ''}{f' +{b.requesters - 1}' if b.requesters > 1 else ''}"
-        table.add_row(str(b.id), b.cpv, b.profile, Text(b.state, style=style), b.worker or "",
+        who = Text(b.waiting, style="yellow" if b.stuck else "dim") if b.waiting \
+            else b.worker or ""
+        table.add_row(str(b.id), b.cpv, b.profile, Text(b.state, style=style), who,
                       str(b.priority), asked, took)
     return table
 

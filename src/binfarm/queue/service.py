@@ -13,7 +13,7 @@ notice table is the outbox, so delivery survives a restart.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from binfarm.db.tables import build_roots, builds, notices, profiles, requests
 from binfarm.errors import Conflict, NotFound, found
 from binfarm.queue.rules import ACTIVE, FINAL, BuildState, backoff_s
+from binfarm.queue.waiting import Needs, Waiting, never_reason, wait_reason
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.settings import QueueSettings
 
@@ -157,6 +158,44 @@ class BuildQueue:
             query = query.where(builds.c.profile == profile)
         with self.engine.connect() as conn:
             return [Build.from_row(row) for row in conn.execute(query)]
+
+    # -- why builds wait --------------------------------------------------------------------
+
+    def waiting(self, wanted: Sequence[Build]) -> dict[int, Waiting]:
+        """Why each queued build of `wanted` is not running (waiting.py), by build id."""
+        queued = [b for b in wanted if b.state == BuildState.QUEUED]
+        if not queued:
+            return {}
+        workers = self.workers.list()
+        profile_names = sorted({b.profile for b in queued})
+        waited_for = sorted({i for b in queued for i in b.after})
+        with self.engine.connect() as conn:
+            running = dict(conn.execute(
+                select(builds.c.worker, func.count()).where(
+                    builds.c.state == BuildState.RUNNING.value).group_by(builds.c.worker)).all())
+            arch = {name: info["chost"].split("-", 1)[0] for name, info in conn.execute(
+                select(profiles.c.name, profiles.c.info)
+                .where(profiles.c.name.in_(profile_names)))}
+            chroot = set(conn.execute(select(build_roots.c.profile).where(
+                build_roots.c.profile.in_(profile_names))).scalars())
+            states = {i: BuildState(s) for i, s in conn.execute(
+                select(builds.c.id, builds.c.state).where(builds.c.id.in_(waited_for)))}
+        now = self.clock()
+        return {b.id: reason for b in queued if (reason := wait_reason(
+            needs=Needs(arch.get(b.profile, ""), b.required_isa, b.profile in chroot),
+            state=b.state, not_before=b.not_before, attempts=b.attempts,
+            after={i: states[i] for i in b.after if i in states}, workers=workers,
+            running=running, now=now)) is not None}
+
+    def never_runs(self, profile: str, required_isa: frozenset[str]) -> str | None:
+        """Why no registered worker could ever build for `profile` with `required_isa`."""
+        with self.engine.connect() as conn:
+            info = conn.execute(select(profiles.c.info)
+                                .where(profiles.c.name == profile)).scalar_one()
+            chroot = conn.execute(select(build_roots.c.profile)
+                                  .where(build_roots.c.profile == profile)).first()
+        needs = Needs(info["chost"].split("-", 1)[0], required_isa, chroot is not None)
+        return never_reason(needs, self.workers.list())
 
     # -- leases ----------------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ async def request_builds(body: BuildRequestIn, farm: FarmDep,
     builds = await run_in_threadpool(
         lambda: farm.request_builds(body.profile, body.atoms, requester=requester, token=token,
                                     env=body.env, priority=body.priority))
-    return [build_out(b, farm.packages_of(b), farm.queue.requester_count(b.id))
-            for b in builds]
+    waiting = farm.queue.waiting(builds)
+    return [build_out(b, farm.packages_of(b), farm.queue.requester_count(b.id),
+                      waiting.get(b.id)) for b in builds]
 
 
 @router.get("/builds")
@@ -47,7 +48,9 @@ def list_builds(
         token.may_read(profile or token.profile or "")
         profile = token.profile
     builds = farm.queue.list(limit, states=frozenset(state) if state else None, profile=profile)
-    return [build_out(b, requesters=farm.queue.requester_count(b.id)) for b in builds]
+    waiting = farm.queue.waiting(builds)
+    return [build_out(b, requesters=farm.queue.requester_count(b.id), waiting=waiting.get(b.id))
+            for b in builds]
 
 
 def _readable(farm: Farm, build_id: int, token: Token) -> Build:
@@ -59,7 +62,8 @@ def _readable(farm: Farm, build_id: int, token: Token) -> Build:
 @router.get("/builds/{build_id}")
 def get_build(build_id: BuildId, farm: FarmDep, token: ReaderToken) -> BuildOut:
     build = _readable(farm, build_id, token)
-    return build_out(build, farm.packages_of(build), farm.queue.requester_count(build_id))
+    return build_out(build, farm.packages_of(build), farm.queue.requester_count(build_id),
+                     farm.queue.waiting([build]).get(build.id))
 
 
 @router.post("/builds/{build_id}/cancel")

@@ -23,6 +23,7 @@ from binfarm.errors import InvalidInput
 from binfarm.farm import Explanation
 from binfarm.profiles.registry import Profile
 from binfarm.queue.service import Build
+from binfarm.queue.waiting import Waiting
 from binfarm.queue.workers import WorkerInfo
 from binfarm.roots.registry import BuildRoot
 from binfarm.signing.keys import SigningKey
@@ -66,7 +67,8 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def profile_out(profile: Profile, root: BuildRoot | None = None) -> ProfileOut:
+def profile_out(profile: Profile, root: BuildRoot | None = None,
+                warning: str | None = None) -> ProfileOut:
     info = profile.info
     return ProfileOut(
         name=profile.name,
@@ -77,6 +79,7 @@ def profile_out(profile: Profile, root: BuildRoot | None = None) -> ProfileOut:
         cpu_features=sorted(profile.cpu_features), exact_flags=profile.exact_flags,
         world=list(profile.world),
         build_root="chroot" if root else "prefix", root=root_out(root) if root else None,
+        warning=warning,
     )
 
 
@@ -130,13 +133,14 @@ def worker_out(worker: WorkerInfo, now: float, running: list[int]) -> WorkerOut:
 
 
 def build_out(build: Build, packages: list[Instance] | None = None,
-              requesters: int = 0) -> BuildOut:
+              requesters: int = 0, waiting: Waiting | None = None) -> BuildOut:
     return BuildOut(
         id=build.id, profile=build.profile, atom=build.atom, cpv=build.cpv, key=build.key,
         state=build.state.value, worker=build.worker, requested_at=build.requested_at,
         started_at=build.started_at, finished_at=build.finished_at, error=build.error,
         log_bytes=build.log_bytes, priority=build.priority, env=build.env,
         requester=build.requester, requesters=requesters, attempts=build.attempts,
-        repositories=build.repositories,
+        repositories=build.repositories, waiting=waiting.reason if waiting else None,
+        stuck=waiting.stuck if waiting else False,
         packages=[instance_out(i) for i in packages or []],
     )

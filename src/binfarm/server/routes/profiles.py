@@ -84,14 +84,15 @@ async def add_profile(
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     profile = await run_in_threadpool(
         lambda: farm.add_profile(name, body, ref, cpu=cpu, exact_flags=exact_flags))
-    return profile_out(profile, farm.roots.find(name))
+    return profile_out(profile, farm.roots.find(name),
+                       await run_in_threadpool(farm.unbuildable, profile))
 
 
 @router.put("/profiles/{name}/cpu")
 def set_profile_cpu(name: str, body: CpuIn, farm: FarmDep, _token: AdminToken) -> ProfileOut:
     """Change what a profile's machines can run; refused if its own flags need more."""
-    return profile_out(farm.set_profile_cpu(name, body.cpu, body.exact_flags),
-                       farm.roots.find(name))
+    profile = farm.set_profile_cpu(name, body.cpu, body.exact_flags)
+    return profile_out(profile, farm.roots.find(name), farm.unbuildable(profile))
 
 
 @router.put("/profiles/{name}/world")
