@@ -4,9 +4,10 @@ hold tokens, credentials, the database and unpacked roots with setuid files."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-__all__ = ["private_dir"]
+__all__ = ["private_dir", "swap_in"]
 
 
 def private_dir(path: Path) -> Path:
@@ -14,3 +15,14 @@ def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
     return path
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Put the directory `staging` where `target` is, replacing it by two renames, so a
+    reader sees the old tree or the new one, never half of either."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from binfarm.files import swap_in
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.signing.trust import trust_farm_keys_only
 
@@ -143,12 +144,7 @@ def write_config(
                        f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
                        f"verify-signature = true\n{fetch}")
         trust_farm_keys_only(staging / "gnupg", layer.farm_keys)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_in(staging, target)
 
 
 def _write_private(path: Path, text: str) -> None:

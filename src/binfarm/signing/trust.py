@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
+from binfarm.files import swap_in
 from binfarm.signing.gnupg import GnuPG
 
 __all__ = ["LOCAL_TRUST_UID", "trust_farm_keys", "trust_farm_keys_only"]
@@ -41,12 +42,7 @@ def trust_farm_keys(home: Path, armored: bytes, retired: Collection[str]) -> lis
         trusted = _certify(gnupg, local, armored, retired)
         gnupg.stop_agent()
         _publish(staging)
-        old = home.with_name(f"{home.name}.binfarm-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if home.exists():
-            home.rename(old)
-        staging.rename(home)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(staging, home)
         return trusted
     gnupg = GnuPG(home, home / _PASS if (home / _PASS).is_file() else None)
     local = _local_key(gnupg)
@@ -71,9 +67,7 @@ def trust_farm_keys_only(home: Path, armored: bytes) -> list[str]:
     finally:
         gnupg.stop_agent()
     _publish(staging)
-    if home.exists():
-        shutil.rmtree(home)
-    staging.rename(home)
+    swap_in(staging, home)
     return fingerprints
 
 
