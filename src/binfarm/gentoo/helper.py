@@ -117,8 +117,13 @@ def resolve(root: str, atom: str) -> dict[str, Any]:
         raise _Refused("invalid", f"{atom!r} is not a valid atom") from exc
     best = portdb.xmatch("bestmatch-visible", expanded)
     if not best:
-        if portdb.xmatch("match-all", expanded):
-            raise _Refused("invalid", f"every ebuild matching {atom!r} is masked for this profile")
+        if masked := portdb.xmatch("match-all", expanded):
+            # As emerge says it: "masked by: ~amd64 keyword", for each version.
+            why = "; ".join(f"{cpv} masked by: "
+                            f"{', '.join(portage.getmaskingstatus(cpv, settings, portdb))}"
+                            for cpv in masked)
+            raise _Refused("invalid",
+                           f"every ebuild matching {atom!r} is masked for this profile ({why})")
         raise _Refused("not_found", f"no ebuild matches {atom!r} in this profile's repositories")
     slot, repo = portdb.aux_get(best, ["SLOT", "repository"])
     return Resolution(atom=str(expanded), cpv=str(best), slot=slot, repo=repo).model_dump()
@@ -484,32 +489,68 @@ _STAGE3_KEYS = ("SLOT", "EAPI", "KEYWORDS", "IUSE", "DEPEND", "RDEPEND", "BDEPEN
                 "PDEPEND", "IDEPEND", "DEFINED_PHASES", "INHERITED", "LICENSE", "repository")
 
 
-def _stand_in_stage3(settings: Any, portdb: Any) -> list[str]:
-    """A fresh machine starts from a stage3, where @system is installed. Register the best
-    visible version of each @system package in the node's package database, so that
-    Portage breaks the toolchain's build cycles (gcc and glibc need each other) with them
-    as a real first build does; --emptytree still rebuilds every one of them."""
+def _register_installed(vdb: str, cpv: str, metadata: dict[str, str], use: str) -> None:
+    category, pf = cpv.split("/", 1)
+    entry = os.path.join(vdb, category, pf)
+    os.makedirs(entry, exist_ok=True)
+    values = {name: metadata.get(name, "") for name in _STAGE3_KEYS}
+    values.update(CATEGORY=category, PF=pf, COUNTER="1", USE=use, BUILD_TIME="1",
+                  CONTENTS="")
+    for name, value in values.items():
+        with open(os.path.join(entry, name), "w", encoding="utf-8") as handle:
+            handle.write(f"{value}\n")
+
+
+def _resolve(config: Any, atoms: list[str], options: dict[str, Any]) -> tuple[bool, Any]:
+    from _emerge.create_depgraph_params import create_depgraph_params
+    from _emerge.depgraph import backtrack_depgraph
+
+    params = create_depgraph_params(options, None)
+    ok, graph, _favorites = backtrack_depgraph(config.target_config.settings, config.trees,
+                                               options, params, None, atoms, None)
+    return ok, graph
+
+
+def _merges(nodes: Any) -> list[Any]:
+    from _emerge.Package import Package
+
+    return [task for task in nodes if isinstance(task, Package) and task.operation == "merge"
+            and task.type_name == "ebuild"]
+
+
+def _stand_in_stage3(load: Any) -> Any:
+    """A fresh machine starts from a stage3: @system and all it pulls in, build-time
+    dependencies too, each built with the USE the profile gives it. Portage resolves that
+    closure itself (`emerge -e @system`), and it becomes the node's package database, so
+    that Portage breaks build cycles with installed packages as it does on a real machine
+    (gcc and glibc need each other; perl[berkdb] needs db, which needs autoconf, which
+    needs perl). A stage3 is bootstrapped around such cycles, so they cannot be ordered
+    from nothing: the closure is read from the dependency graph whether or not it could
+    be ordered, after a first pass that registers the best version of each @system atom
+    (which breaks the toolchain's cycle inside @system). `load` loads the configuration;
+    Portage reads the package database when the resolver first needs it, so it is loaded
+    again for the closure."""
     from portage._sets.profiles import PackagesSystemSet
 
-    vdb = os.path.join(settings["EROOT"], "var", "db", "pkg")
+    config = load()
+    target = config.target_config
+    vdb = os.path.join(target.settings["EROOT"], "var", "db", "pkg")
     shutil.rmtree(vdb, ignore_errors=True)
-    installed = []
-    system = PackagesSystemSet(settings._locations_manager.profiles_complex)
+    portdb = target.trees["porttree"].dbapi
+    system = PackagesSystemSet(target.settings._locations_manager.profiles_complex)
     for atom in sorted(system.getAtoms(), key=str):
         best = portdb.xmatch("bestmatch-visible", atom)
-        if not best:
-            continue
-        category, pf = best.split("/", 1)
-        entry = os.path.join(vdb, category, pf)
-        os.makedirs(entry)
-        values = dict(zip(_STAGE3_KEYS, portdb.aux_get(best, list(_STAGE3_KEYS)), strict=True))
-        values.update(CATEGORY=category, PF=pf, COUNTER="1", USE="", BUILD_TIME="1",
-                      CONTENTS="")
-        for name, value in values.items():
-            with open(os.path.join(entry, name), "w", encoding="utf-8") as handle:
-                handle.write(f"{value}\n")
-        installed.append(best)
-    return installed
+        if best:
+            _register_installed(vdb, best, dict(zip(
+                _STAGE3_KEYS, portdb.aux_get(best, list(_STAGE3_KEYS)), strict=True)), "")
+    # No backtracking: it would look for USE changes that break the cycles, and a stage3
+    # has the profile's USE.
+    _ok, graph = _resolve(config, ["@system"], {"--pretend": True, "--emptytree": True,
+                                                "--quiet": True, "--backtrack": 0})
+    for pkg in _merges(graph._dynamic_config.digraph):
+        _register_installed(vdb, str(pkg.cpv), dict(pkg._metadata),
+                            " ".join(sorted(pkg.use.enabled)))
+    return load()
 
 
 def plan(root: str, atoms: list[str]) -> dict[str, Any]:
@@ -518,30 +559,23 @@ def plan(root: str, atoms: list[str]) -> dict[str, Any]:
     inputs of its build key. Portage's resolver runs as `emerge -pe` would run it, on a
     stand-in stage3 (see _stand_in_stage3)."""
     from _emerge.actions import load_emerge_config
-    from _emerge.create_depgraph_params import create_depgraph_params
-    from _emerge.depgraph import backtrack_depgraph
-    from _emerge.Package import Package
 
     options: dict[str, Any] = {"--pretend": True, "--emptytree": True, "--quiet": True}
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-        config = load_emerge_config(env=dict(os.environ), action=None, args=atoms,
-                                    opts=options)
+        def load() -> Any:
+            return load_emerge_config(env=dict(os.environ), action=None, args=atoms,
+                                      opts=options)
+
+        config = _stand_in_stage3(load)
         target = config.target_config
-        # The package database is read when the resolver first needs it: write it now.
-        _stand_in_stage3(target.settings, target.trees["porttree"].dbapi)
-        params = create_depgraph_params(options, None)
-        ok, graph, _favorites = backtrack_depgraph(config.target_config.settings,
-                                                   config.trees, options, params, None,
-                                                   atoms, None)
+        ok, graph = _resolve(config, atoms, options)
         if not ok:
             graph.display_problems()
     if not ok:
         raise _Refused("invalid", "Portage cannot resolve "
                        f"{' '.join(atoms)}:\n{chatter.getvalue()[-4000:]}")
-    merges = [task for task in graph.altlist()
-              if isinstance(task, Package) and task.operation == "merge"
-              and task.type_name == "ebuild"]
+    merges = _merges(graph.altlist())
     planned = set(merges)
     digraph = graph._dynamic_config.digraph
     context = _KeyContext(root, target.settings, target.trees["porttree"].dbapi)

@@ -106,40 +106,95 @@ def test_the_planner_keys_what_key_inputs_keys(laptop_node: Path) -> None:
     assert all(p.key == compute_key(p.inputs) for p in planned)
 
 
-def _cyclic_toolchain_node(base: Path) -> Path:
-    """A repository whose @system has gcc and glibc needing each other to build."""
+_TOOLCHAIN = (("sys-libs/glibc", "2.39", {"DEPEND": "sys-devel/gcc"}),
+              ("sys-devel/gcc", "14.1", {"DEPEND": "sys-libs/glibc"}))
+
+
+def _generated_repo(base: Path, name: str, packages: tuple[tuple[str, str, dict[str, str]], ...],
+                    system: list[str], make_defaults: str = "") -> Path:
+    """A repository of phase-less ebuilds, its base profile's @system `system`."""
     repo = base / "repo"
     (repo / "profiles" / "base").mkdir(parents=True)
     (repo / "metadata").mkdir()
-    (repo / "profiles" / "repo_name").write_text("cyclic\n")
-    (repo / "profiles" / "categories").write_text("app-misc\nsys-devel\nsys-libs\n")
+    (repo / "profiles" / "repo_name").write_text(f"{name}\n")
+    (repo / "profiles" / "categories").write_text(
+        "".join(f"{c}\n" for c in sorted({cp.split("/")[0] for cp, _pv, _vars in packages})))
     (repo / "profiles" / "base" / "make.defaults").write_text(
-        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
-    (repo / "profiles" / "base" / "packages").write_text("*sys-libs/glibc\n*sys-devel/gcc\n")
+        f'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n{make_defaults}')
+    (repo / "profiles" / "base" / "packages").write_text("".join(f"*{a}\n" for a in system))
     (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
-    for cp, pv, dep in (("sys-libs/glibc", "2.39", "sys-devel/gcc"),
-                        ("sys-devel/gcc", "14.1", "sys-libs/glibc"),
-                        ("app-misc/app", "1.0", "sys-libs/glibc")):
+    for cp, pv, variables in packages:
         (repo / cp).mkdir(parents=True)
+        lines = {"EAPI": "8", "SLOT": "0", "KEYWORDS": "amd64", "LICENSE": "MIT", **variables}
         (repo / cp / f"{cp.split('/')[1]}-{pv}.ebuild").write_text(
-            f'EAPI=8\nSLOT="0"\nKEYWORDS="amd64"\nLICENSE="MIT"\nDEPEND="{dep}"\n')
+            "".join(f'{k}="{v}"\n' for k, v in lines.items()))
     tree = base / "tree"
     (tree / "repos.conf").mkdir(parents=True)
-    (tree / "repos.conf" / "cyclic.conf").write_text(
-        f"[DEFAULT]\nmain-repo = cyclic\n\n[cyclic]\nlocation = {repo}\n")
+    (tree / "repos.conf" / f"{name}.conf").write_text(
+        f"[DEFAULT]\nmain-repo = {name}\n\n[{name}]\nlocation = {repo}\n")
     (tree / "make.conf").mkdir()
     (tree / "make.conf" / "01").write_text('ACCEPT_LICENSE="*"\n')
-    node = base / "node"
-    write_node(node, tree, MakeProfileRef("cyclic", "base"),
-               NodeLayer(distdir=base / "distfiles", repositories={"cyclic": repo}))
+    return repo
+
+
+def _node(base: Path, node: Path, name: str) -> Path:
+    write_node(node, base / "tree", MakeProfileRef(name, "base"),
+               NodeLayer(distdir=base / "distfiles", repositories={name: base / "repo"}))
     return node
 
 
+def _emerge(node: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["emerge", "--color=n", *args], env=node_env(node),
+                          capture_output=True, text=True, check=False)
+
+
 def test_the_planner_breaks_toolchain_cycles_as_a_stage3_does(tmp_path: Path) -> None:
-    node = _cyclic_toolchain_node(tmp_path)
-    fresh = subprocess.run(["emerge", "-pe", "--color=n", "app-misc/app", "@system"],
-                           env=node_env(node), capture_output=True, text=True, check=False)
+    _generated_repo(tmp_path, "cyclic", (*_TOOLCHAIN, ("app-misc/app", "1.0",
+                                                        {"DEPEND": "sys-libs/glibc"})),
+                    ["sys-libs/glibc", "sys-devel/gcc"])
+    node = _node(tmp_path, tmp_path / "node", "cyclic")
+    fresh = _emerge(node, "-pe", "app-misc/app", "@system")
     assert fresh.returncode == 1 and "circular dependencies" in fresh.stdout + fresh.stderr
     planned = [p.cpv for p in helper.plan(node, ["app-misc/app", "@system"])]
     assert sorted(planned) == ["app-misc/app-1.0", "sys-devel/gcc-14.1", "sys-libs/glibc-2.39"]
     assert planned.index("sys-libs/glibc-2.39") < planned.index("app-misc/app-1.0")
+
+
+# As on a 2016 Gentoo tree: texinfo (in @system) needs perl, which with USE=berkdb (the
+# profile's) needs db, which builds with autoconf, which needs perl. None of the three is
+# in @system; a stage3 holds them all.
+_BERKDB = (*_TOOLCHAIN,
+           ("sys-apps/texinfo", "6.1", {"DEPEND": "dev-lang/perl", "RDEPEND": "dev-lang/perl"}),
+           ("dev-lang/perl", "5.22", {"IUSE": "berkdb", "DEPEND": "berkdb? ( sys-libs/db:= )",
+                                      "RDEPEND": "berkdb? ( sys-libs/db:= )"}),
+           ("sys-libs/db", "6.0", {"SLOT": "6.0", "BDEPEND": "sys-devel/autoconf"}),
+           ("sys-devel/autoconf", "2.69", {"BDEPEND": "dev-lang/perl",
+                                           "RDEPEND": "dev-lang/perl"}),
+           ("app-misc/app", "1.0", {"DEPEND": "sys-libs/glibc dev-lang/perl"}))
+
+
+def test_the_plan_of_a_build_cycle_outside_system_is_what_emerge_pe_says_on_a_machine(
+    tmp_path: Path,
+) -> None:
+    _generated_repo(tmp_path, "berkdb", _BERKDB, ["sys-libs/glibc", "sys-devel/gcc",
+                                                  "sys-apps/texinfo"], 'USE="berkdb"\n')
+    # A machine of this profile, installed as a stage3 is bootstrapped: without ordering.
+    machine = _node(tmp_path, tmp_path / "machine", "berkdb")
+    installed = _emerge(machine, "--oneshot", "--nodeps", *(f"={cp}-{pv}" for cp, pv, _v in
+                                                             _BERKDB[:-1]))
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    assert (machine / "var/db/pkg/dev-lang/perl-5.22/USE").read_text().split() == ["berkdb"]
+    on_machine = _emerge(machine, "-pe", "--quiet", "app-misc/app", "@system")
+    assert on_machine.returncode == 0, on_machine.stdout + on_machine.stderr
+    merged = [line.split("]", 1)[1].split()[0].split("::")[0]
+              for line in on_machine.stdout.splitlines() if line.startswith("[ebuild")]
+    assert len(merged) == len(_BERKDB)
+
+    node = _node(tmp_path, tmp_path / "node", "berkdb")
+    fresh = _emerge(node, "-pe", "app-misc/app", "@system")
+    assert "circular dependencies" in fresh.stdout + fresh.stderr
+    planned = helper.plan(node, ["app-misc/app", "@system"])
+    assert [p.cpv for p in planned] == merged
+    perl = next(p for p in planned if p.cpv == "dev-lang/perl-5.22")
+    assert perl.inputs.use == ("berkdb",) and "sys-libs/db-6.0" in perl.deps
+    assert perl.inputs.slot_deps == ("sys-libs/db:6.0/6.0",)
