@@ -2,10 +2,12 @@
 """The fleet planner beside `emerge -pe @world`, on a generated repository.
 
     .venv/bin/python bench/plan.py [--versions 20000] [--world 500] [--profiles 10]
+                                   [--system 40]
 
 A repository of --versions package versions (dependency chains through earlier
-packages, IUSE, slots and := subslots) and --profiles profiles differing in USE and
-CFLAGS, all with the same --world. Printed: the planner's wall time for every profile
+packages, IUSE, slots and := subslots), an @system of --system atoms, and --profiles
+profiles differing in USE and CFLAGS, all with the same --world. The planner resolves
+@system's closure first, as the stand-in stage3 every plan starts from. Printed: the planner's wall time for every profile
 with --jobs 1 and --jobs 2, beside the summed time of `emerge -pe @world` run for each
 profile, one after the other. Targets: --jobs 1 at most 1.1x, --jobs 2 at most 0.65x.
 """
@@ -77,10 +79,12 @@ def main() -> int:
     parser.add_argument("--versions", type=int, default=20_000)
     parser.add_argument("--world", type=int, default=500)
     parser.add_argument("--profiles", type=int, default=10)
+    parser.add_argument("--system", type=int, default=40, help="atoms in @system")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="binfarm-bench-plan-") as tmp:
         base = Path(tmp)
-        repo = generate_repo(base / "repo", args.versions, world_size=args.world)
+        repo = generate_repo(base / "repo", args.versions, world_size=args.world,
+                             system_size=args.system)
         farm = Farm(Settings(data_dir=base / "var"))
         farm.repositories.add(REPO_NAME, repo.location)
         names = [f"profile{i}" for i in range(args.profiles)]

@@ -51,8 +51,10 @@ class GeneratedRepo:
 
 
 def generate_repo(location: Path, versions: int, *, seed: int = 1,
-                  world_size: int = 0) -> GeneratedRepo:
-    """Write a repository of about `versions` package versions under `location`."""
+                  world_size: int = 0, system_size: int = 0) -> GeneratedRepo:
+    """Write a repository of about `versions` package versions under `location`, its
+    profile's @system `system_size` of the first thousand packages (a real @system is
+    about 40 atoms whose closure is a few hundred packages)."""
     rng = random.Random(seed)
     _write_skeleton(location)
     eclass_md5 = {name: hashlib.md5(body.encode()).hexdigest() for name, body in
@@ -79,6 +81,9 @@ def generate_repo(location: Path, versions: int, *, seed: int = 1,
             libs.append(cp)
         n += 1
     world = rng.sample(packages, min(world_size, len(packages))) if world_size else []
+    system = random.Random(seed + 1).sample(packages[:1000], min(system_size, len(packages)))
+    (location / "profiles" / "base" / "packages").write_text(
+        "".join(f"*{cp}\n" for cp in sorted(system)))
     categories = sorted({cpv.split("/")[0] for cpv in cpvs})
     (location / "profiles" / "categories").write_text("\n".join(categories) + "\n")
     return GeneratedRepo(location, cpvs, world)

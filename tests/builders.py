@@ -225,8 +225,9 @@ class ClientPrefix:
         repo = example_paths()["repo"]
         etc = copy_example_profile(profile, root / "etc" / "portage")
         (etc / "make.conf" / "zz-this-machine").write_text(
-            f'DISTDIR="{root}/distfiles"\nPKGDIR="{root}/var/cache/binpkgs"\n'
-            f'PORTAGE_TMPDIR="{root}/var/tmp"\nPORTAGE_LOGDIR="{root}/var/log/portage"\n'
+            # Paths below EPREFIX: machines configured alike have the same make.conf.
+            'DISTDIR="${EPREFIX}/distfiles"\nPKGDIR="${EPREFIX}/var/cache/binpkgs"\n'
+            'PORTAGE_TMPDIR="${EPREFIX}/var/tmp"\nPORTAGE_LOGDIR="${EPREFIX}/var/log/portage"\n'
             'PORTAGE_USERNAME="root"\nPORTAGE_GRPNAME="root"\n'
             'FEATURES="${FEATURES} -sandbox -usersandbox -userpriv -userfetch -pid-sandbox '
             '-ipc-sandbox -network-sandbox -news"\n'

@@ -39,6 +39,9 @@ from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import Repository, RepositoryRegistry
+from binfarm.rollout.channels import Channel
+from binfarm.rollout.service import Rollout
+from binfarm.rollout.views import ChannelViews
 from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
 from binfarm.signing.keys import SigningKeys
@@ -122,6 +125,9 @@ class Farm:
         self.signing_keys = SigningKeys(self.engine, self.data_dir / "signing", settings.signing,
                                         clock)
         self.signing_keys.ensure()
+        self.rollout = Rollout(self.engine, clock)
+        self.channels = ChannelViews(self.catalog, self.rollout,
+                                     lambda name: self._viewer(self.profiles.get(name)))
         self.resigning = Resigning(self.signing_keys, self.catalog, self.blobs, self.helper,
                                    write_bare_node(self.data_dir / "signing" / "node"))
 
@@ -437,18 +443,20 @@ class Farm:
 
     # -- binhost -----------------------------------------------------------------------
 
-    def binhost_index(self, profile_name: str) -> BinhostIndex:
+    def binhost_index(self, profile_name: str,
+                      channel: Channel = Channel.STABLE) -> BinhostIndex:
         profile = self.profiles.get(profile_name)
-        entries = [i.index_entry() for i in self.catalog.visible_to(self._viewer(profile))]
-        state = self.catalog.index_state(profile.name, entries)
+        entries = [i.index_entry() for i in self.channels.listed(profile.name, channel)]
+        state = self.catalog.index_state(profile.name, channel, entries)
         header = {"ARCH": profile.info.arch, "CHOST": profile.info.chost,
                   "ACCEPT_KEYWORDS": profile.info.accept_keywords}
         text = render_index(header, entries, timestamp=state.timestamp)
         return BinhostIndex(text, gzip.compress(text.encode(), mtime=0), state.timestamp,
                             state.digest)
 
-    def binhost_file(self, profile_name: str, path: str) -> Instance:
-        return self.catalog.find(self._viewer(self.profiles.get(profile_name)), path)
+    def binhost_file(self, profile_name: str, path: str,
+                     channel: Channel = Channel.STABLE) -> Instance:
+        return self.channels.find(self.profiles.get(profile_name).name, channel, path)
 
     def _viewer(self, profile: Profile) -> Viewer:
         return replace(profile.viewer, for_root=self.roots.find(profile.name) is not None)
@@ -512,5 +520,6 @@ class Farm:
         """Whether `profile_name`'s binhost lists `instance`."""
         profile = self.profiles.find(profile_name)
         return profile is not None and any(
-            i.sha256 == instance.sha256 for i in self.catalog.visible_to(self._viewer(profile)))
+            i.sha256 == instance.sha256
+            for i in self.channels.listed(profile.name, Channel.TESTING))
 

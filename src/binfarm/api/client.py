@@ -29,6 +29,9 @@ from binfarm.api.models import (
     PlanOut,
     ProfileOut,
     RepositoryOut,
+    RolledBackOut,
+    RolloutEventOut,
+    RolloutRuleOut,
     RootCopyIn,
     RootOut,
     SharedFileOut,
@@ -199,10 +202,10 @@ class FarmClient:
 
     def register_host(self, name: str, packed_tree: bytes, make_profile: str | None, *,
                       arch: str, cpu_features: list[str],
-                      base: str | None = None) -> HostRegisteredOut:
+                      base: str | None = None, channel: str = "stable") -> HostRegisteredOut:
         response = self._send_tree("POST", f"/hosts/{name}", packed_tree, arch=arch,
                                    cpu_features=" ".join(cpu_features),
-                                   make_profile=make_profile, base=base)
+                                   make_profile=make_profile, base=base, channel=channel)
         return HostRegisteredOut.model_validate(response.json())
 
     def update_host_config(self, name: str, packed_tree: bytes,
@@ -239,6 +242,37 @@ class FarmClient:
     def move_host(self, name: str, profile: str) -> HostOut:
         return HostOut.model_validate(self._call("PUT", f"/hosts/{name}/profile",
                                                  json={"profile": profile}).json())
+
+    def set_host_channel(self, name: str, channel: str) -> HostOut:
+        return HostOut.model_validate(self._call("PUT", f"/hosts/{name}/channel",
+                                                 json={"channel": channel}).json())
+
+    # -- rollout -------------------------------------------------------------------------
+
+    def rollout_rule(self, profile: str) -> RolloutRuleOut:
+        return RolloutRuleOut.model_validate(
+            self._call("GET", f"/profiles/{profile}/rollout").json())
+
+    def set_rollout_rule(self, profile: str, soak: str) -> RolloutRuleOut:
+        return RolloutRuleOut.model_validate(
+            self._call("PUT", f"/profiles/{profile}/rollout", json={"soak": soak}).json())
+
+    def promote(self, profile: str, ref: str) -> list[InstanceOut]:
+        return [InstanceOut.model_validate(i) for i in self._call(
+            "POST", f"/profiles/{profile}/promote", json={"ref": ref}).json()]
+
+    def withdraw(self, profile: str, ref: str, reason: str) -> list[InstanceOut]:
+        return [InstanceOut.model_validate(i) for i in self._call(
+            "POST", f"/profiles/{profile}/withdraw", json={"ref": ref, "reason": reason}).json()]
+
+    def rollback(self, profile: str, atom: str) -> list[RolledBackOut]:
+        return [RolledBackOut.model_validate(i) for i in self._call(
+            "POST", f"/profiles/{profile}/rollback", json={"atom": atom}).json()]
+
+    def rollout_history(self, profile: str, atom: str | None) -> list[RolloutEventOut]:
+        params = {"atom": atom} if atom else {}
+        return [RolloutEventOut.model_validate(e) for e in self._call(
+            "GET", f"/profiles/{profile}/history", params=params).json()]
 
     def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:
         """The next build, waiting up to `wait_s` on the server (the timeout allows it)."""
@@ -327,10 +361,12 @@ class FarmClient:
         raise _error_from(response)
 
 
-def binhost_uri(server: str, profile: str, user: str, token: str | None) -> str:
-    """A profile's binhost URL with `user:token@` credentials: Portage's fetcher sends them
-    as HTTP Basic auth."""
-    return farm_uri(server, f"binhost/{profile}", user, token)
+def binhost_uri(server: str, profile: str, user: str, token: str | None,
+                channel: str = "stable") -> str:
+    """A profile's binhost URL (of its stable channel, or `/testing`) with `user:token@`
+    credentials: Portage's fetcher sends them as HTTP Basic auth."""
+    suffix = "" if channel == "stable" else f"/{channel}"
+    return farm_uri(server, f"binhost/{profile}{suffix}", user, token)
 
 
 def farm_uri(server: str, path: str, user: str, token: str | None) -> str:

@@ -200,6 +200,7 @@ class HostOut(BaseModel):
     last_result: str | None
     installed: list[str]
     out_of_date: list[str] = Field(default_factory=list)
+    channel: str = "stable"
 
 
 class HostRegisteredOut(BaseModel):
@@ -345,3 +346,42 @@ class FinishIn(BaseModel):
     worker: str = Field(min_length=1, max_length=128)
     ok: bool
     error: str | None = Field(None, max_length=65536)
+
+
+class RolloutRuleIn(BaseModel):
+    soak: str = Field(max_length=32, description="Time in testing before promotion to "
+                      "stable: 90s, 30m, 24h, 7d, 2w; 0 promotes as builds land.")
+
+
+class RolloutRuleOut(BaseModel):
+    profile: str
+    soak_s: int
+    describe: str
+
+
+class InstanceRefIn(BaseModel):
+    ref: str = Field(min_length=1, max_length=1024,
+                     description="An atom (cat/pn or cat/pn-version), a SHA-256 (8+ hex "
+                     "digits) or a PATH.")
+    reason: str = Field("", max_length=2000)
+
+
+class RollbackIn(BaseModel):
+    atom: str = Field(min_length=1, max_length=512)
+
+
+class RolledBackOut(BaseModel):
+    withdrawn: InstanceOut
+    served: InstanceOut
+
+
+class RolloutEventOut(BaseModel):
+    at: float
+    action: str
+    actor: str
+    reason: str
+    instance: InstanceOut
+
+
+class HostChannelIn(BaseModel):
+    channel: str = Field(pattern=r"^(stable|testing)$")

@@ -15,6 +15,7 @@ from binfarm.cli import (
     keys,
     profile,
     repos,
+    rollout,
     roots,
     serve,
     signing,
@@ -50,7 +51,15 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(signing.app, name="key")
 app.add_typer(client.app, name="client")
 app.command("hosts")(client.list_hosts)
-app.command("host-move")(client.move_host)
+host_app = typer.Typer(help="Move a host between profiles and channels.", no_args_is_help=True)
+host_app.command("move")(client.move_host)
+host_app.command("channel")(rollout.set_host_channel)
+app.add_typer(host_app, name="host")
+profile.app.command("rollout")(rollout.rollout_rule)
+app.command("promote")(rollout.promote)
+app.command("withdraw")(rollout.withdraw)
+app.command("rollback")(rollout.rollback)
+app.command("history")(rollout.history)
 app.command("explain")(keys.explain)
 app.command("plan")(keys.plan)
 app.command("show")(keys.show)

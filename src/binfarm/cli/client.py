@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from binfarm.api.client import FarmClient, binhost_uri, tls_context
+from binfarm.api.client import FarmClient, tls_context
 from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import STATE_STYLES, Table, console
@@ -23,6 +23,7 @@ from binfarm.client.update import UpdateReporter, update
 from binfarm.errors import BinfarmError, InvalidInput
 from binfarm.gentoo.toolchain import cpu_spec
 from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pack_tree
+from binfarm.rollout.channels import Channel
 from binfarm.settings import ClientEnvironment
 from binfarm.worker.machine import local_arch, local_cpu_features
 
@@ -53,6 +54,9 @@ def register(
     ca_cert: Annotated[Path | None, typer.Option(
         help="CA certificate (PEM) of an https farm whose CA the system does not know; "
              "copied to etc/portage/binfarm-ca.pem for Portage.")] = None,
+    channel: Annotated[Channel, typer.Option(
+        help="Install from the profile's testing channel (a canary) or its stable one.")
+    ] = Channel.STABLE,
 ) -> None:
     """Send this machine's configuration and CPU to the farm, point Portage at its
     binhost (binrepos.conf, with the host's own credentials, signatures verified) and
@@ -68,14 +72,14 @@ def register(
         registered = client.register_host(name or socket.gethostname(),
                                           pack_tree(config_dir, MACHINE_LOCAL_FILES),
                                           str(ref) if ref else None, arch=local_arch(),
-                                          cpu_features=sorted(features), base=profile)
+                                          cpu_features=sorted(features), base=profile,
+                                          channel=channel)
         trusted = trust_farm(client, machine)
     host = registered.host
     portage_ca = _install_ca(ca, config_dir) if ca else None
     state = ClientState(url, host.name, host.profile, registered.token,
-                        ca_cert=str(portage_ca) if portage_ca else None)
-    written = write_binrepos(config_dir, binhost_uri(url, host.profile, host.name,
-                                                     registered.token), portage_ca)
+                        ca_cert=str(portage_ca) if portage_ca else None, channel=host.channel)
+    written = write_binrepos(config_dir, state.binhost(), portage_ca)
     machine.save_state(state)
     console.print(f"registered [bold]{host.name}[/] as profile [bold]{host.profile}[/]; "
                   f"Portage's binhost entry is in {written}; it trusts the farm's "

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from binfarm.api.client import FarmClient, tls_context
+from binfarm.api.client import FarmClient, binhost_uri, tls_context
 from binfarm.errors import InvalidInput
 from binfarm.settings import ClientEnvironment
 
@@ -26,6 +26,11 @@ class ClientState:
     synced: dict[str, str] = field(default_factory=dict)
     # The CA an https farm's certificate is checked against (None: the system's).
     ca_cert: str | None = None
+    channel: str = "stable"
+
+    def binhost(self) -> str:
+        """The binhost URL of the host's profile and channel, with its credentials."""
+        return binhost_uri(self.server, self.profile, self.host, self.token, self.channel)
 
     def client(self, server: str | None = None) -> FarmClient:
         ca = Path(self.ca_cert) if self.ca_cert else None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from binfarm.api.client import FarmClient, binhost_uri
+from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
 from binfarm.client.binrepos import write_binrepos
 from binfarm.client.emerge import BINHOST_OPTIONS, pretend, run_emerge
@@ -84,14 +84,14 @@ def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_
 
 
 def _send_config(client: FarmClient, machine: Machine, state: ClientState) -> None:
-    """The farm follows this machine's configuration; a new profile means a new binhost."""
+    """The farm follows this machine's configuration; a new profile (or channel) means a
+    new binhost."""
     ref = find_make_profile(machine.config_dir)
     host = client.update_host_config(state.host, pack_tree(machine.config_dir, MACHINE_LOCAL_FILES),
                                      str(ref) if ref else None)
-    if host.profile != state.profile:
-        state.profile = host.profile
-        write_binrepos(machine.config_dir,
-                       binhost_uri(state.server, state.profile, state.host, state.token),
+    if (host.profile, host.channel) != (state.profile, state.channel):
+        state.profile, state.channel = host.profile, host.channel
+        write_binrepos(machine.config_dir, state.binhost(),
                        Path(state.ca_cert) if state.ca_cert else None)
         machine.save_state(state)
 

@@ -22,14 +22,16 @@ from sqlalchemy import (
 __all__ = [
     "build_roots",
     "builds",
+    "channel_indexes",
     "hosts",
-    "index_states",
     "instances",
     "metadata",
     "notices",
     "profiles",
     "repositories",
     "requests",
+    "rollout_events",
+    "rollout_rules",
     "root_copies",
     "signing_keys",
     "tokens",
@@ -195,12 +197,37 @@ signing_keys = Table(
     Column("retired_at", Float),
 )
 
-index_states = Table(
-    "index_states",
+# Each channel's index: its digest, TIMESTAMP and generation (moved on every change).
+channel_indexes = Table(
+    "channel_indexes",
     metadata,
     Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
+    Column("channel", String(16), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
+    Column("generation", Integer, nullable=False),
+)
+
+# A profile's promotion rule from testing to stable; no row: promoted as it lands.
+rollout_rules = Table(
+    "rollout_rules",
+    metadata,
+    Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
+    Column("soak_s", Integer, nullable=False),
+)
+
+# Append-only: an instance's place in a profile's channels is the fold of its events.
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+    Column("instance", Integer, ForeignKey("instances.id"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_rollout_events_profile_instance", "profile", "instance"),
 )
 
 hosts = Table(
@@ -215,6 +242,7 @@ hosts = Table(
     Column("last_report_at", Float),
     Column("last_result", String(32)),
     Column("installed", JSON),
+    Column("channel", String(16), nullable=False, default="stable", server_default="stable"),
 )
 
 # A profile with a row here builds in a chroot root unpacked from this archive; without

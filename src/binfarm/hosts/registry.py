@@ -34,12 +34,14 @@ class Host:
     last_report_at: float | None
     last_result: str | None
     installed: tuple[str, ...]
+    # Which of its profile's channels the host installs from (rollout/channels.py).
+    channel: str = "stable"
 
     @classmethod
     def from_row(cls, row: Any) -> Host:
         return cls(row.name, row.profile, row.arch, frozenset(row.cpu_features), row.token,
                    row.registered_at, row.last_report_at, row.last_result,
-                   tuple(row.installed or ()))
+                   tuple(row.installed or ()), row.channel)
 
 
 class HostRegistry:
@@ -75,6 +77,14 @@ class HostRegistry:
     def list(self) -> list[Host]:
         with self.engine.connect() as conn:
             return [Host.from_row(r) for r in conn.execute(select(hosts).order_by(hosts.c.name))]
+
+    def set_channel(self, name: str, channel: str) -> Host:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(hosts).where(hosts.c.name == name)
+                                .values(channel=channel)).rowcount
+        if not done:
+            raise NotFound(f"no host {name!r}")
+        return self.get(name)
 
     def report(self, name: str, result: str, installed: list[str]) -> Host:
         with self.engine.begin() as conn:

@@ -18,6 +18,7 @@ from binfarm.server.routes import (
     mirror,
     plans,
     profiles,
+    rollout,
     roots,
     signing,
     tokens,
@@ -43,7 +44,8 @@ def create_app(farm: Farm) -> FastAPI:
     app.state.long_polls = {}  # token id -> lease requests waiting (routes/worker.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, farm=farm)
-    for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing):
+    for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing,
+                   rollout):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

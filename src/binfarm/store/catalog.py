@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from binfarm.db.tables import builds, index_states, instances, signing_keys
+from binfarm.db.tables import builds, channel_indexes, instances, signing_keys
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
 from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
@@ -89,6 +89,7 @@ class Viewer:
 class IndexState:
     digest: str
     timestamp: int
+    generation: int
 
 
 # An instance is published when the build that uploaded it succeeded (or it came from no
@@ -208,17 +209,30 @@ class Catalog:
             raise InvalidInput(f"{ref!r} names more than one instance: give more digits")
         return Instance.from_row(rows[0])
 
+    def by_ids(self, ids: set[int]) -> list[Instance]:
+        query = select(instances).where(instances.c.id.in_(sorted(ids)))
+        with self.engine.connect() as conn:
+            return [Instance.from_row(row) for row in conn.execute(query)]
+
     def for_cpv(self, cpv: str) -> list[Instance]:
         query = select(instances).where(instances.c.cpv == cpv).order_by(instances.c.id)
         with self.engine.connect() as conn:
             return [Instance.from_row(row) for row in conn.execute(query)]
 
-    def visible_to(self, viewer: Viewer) -> list[Instance]:
-        """The instances a profile's index lists (see the module docstring)."""
+    def fitting(self, viewer: Viewer) -> list[Instance]:
+        """The published instances a profile's machines can run, oldest first."""
         query = select(instances).where(_PUBLISHED).order_by(instances.c.id)
         with self.engine.connect() as conn:
-            fitting = [i for i in map(Instance.from_row, conn.execute(query))
-                       if viewer.fit(i).ok]
+            return [i for i in map(Instance.from_row, conn.execute(query)) if viewer.fit(i).ok]
+
+    def visible_to(self, viewer: Viewer,
+                   among: Callable[[list[Instance]], list[Instance]] | None = None,
+                   ) -> list[Instance]:
+        """The instances a profile's index lists (see the module docstring); `among` keeps
+        those of a channel."""
+        fitting = self.fitting(viewer)
+        if among is not None:
+            fitting = among(fitting)
         own_flags = normalize_flags(viewer.cflags)
         chosen: dict[tuple[str, tuple[str, ...]], Instance] = {}
         for instance in fitting:  # oldest first: a newer one replaces an older one
@@ -243,28 +257,30 @@ class Catalog:
             return instance
         raise NotFound(f"no package {path!r} in this binhost")
 
-    def index_state(self, profile: str, entries: list[dict[str, str]]) -> IndexState:
-        """The index's TIMESTAMP, moved forward (by at least 1 s) when the entries changed."""
+    def index_state(self, profile: str, channel: str,
+                    entries: list[dict[str, str]]) -> IndexState:
+        """The channel index's TIMESTAMP, moved forward (by at least 1 s) when the entries
+        changed, and its generation, counted up then."""
         digest = entries_digest(entries)
         try:
-            return self._advance(profile, digest)
+            return self._advance(profile, channel, digest)
         except IntegrityError:
             # A concurrent reader created the first row: ours is now an update.
-            return self._advance(profile, digest)
+            return self._advance(profile, channel, digest)
 
-    def _advance(self, profile: str, digest: str) -> IndexState:
+    def _advance(self, profile: str, channel: str, digest: str) -> IndexState:
+        where = and_(channel_indexes.c.profile == profile, channel_indexes.c.channel == channel)
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(index_states).where(index_states.c.profile == profile)
-            ).first()
+            row = conn.execute(select(channel_indexes).where(where)).first()
             if row is not None and row.digest == digest:
-                return IndexState(digest, row.timestamp)
+                return IndexState(digest, row.timestamp, row.generation)
             now = int(self.clock())
             if row is None:
-                conn.execute(insert(index_states).values(profile=profile, digest=digest,
-                                                         timestamp=now))
-                return IndexState(digest, now)
+                conn.execute(insert(channel_indexes).values(
+                    profile=profile, channel=channel, digest=digest, timestamp=now,
+                    generation=1))
+                return IndexState(digest, now, 1)
             timestamp = max(now, row.timestamp + 1)
-            conn.execute(update(index_states).where(index_states.c.profile == profile)
-                         .values(digest=digest, timestamp=timestamp))
-            return IndexState(digest, timestamp)
+            conn.execute(update(channel_indexes).where(where).values(
+                digest=digest, timestamp=timestamp, generation=row.generation + 1))
+            return IndexState(digest, timestamp, row.generation + 1)

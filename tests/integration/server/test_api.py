@@ -15,6 +15,7 @@ OPERATION_IDS = {
     "get_profile_tree", "request_builds", "list_builds", "get_build", "get_build_log",
     "lease_build", "append_build_log", "upload_package", "finish_build",
     "get_packages_index", "get_packages_index_gz", "get_package_file", "get_mirror_layout",
+    "get_testing_packages_index", "get_testing_packages_index_gz", "get_testing_package_file",
     "get_distfile", "set_profile_cpu", "explain", "get_instance", "register_worker",
     "list_workers", "heartbeat", "cancel_build", "create_token", "list_tokens", "revoke_token",
     "register_host", "update_host_config", "report_host", "get_shared_layer", "list_hosts",

@@ -78,14 +78,17 @@ def test_only_what_a_trusted_key_signed_is_listed(catalog: Catalog, engine: Engi
 def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: Clock) -> None:
     one = [{"CPV": "a/b-1", "BUILD_ID": "1"}]
     two = [*one, {"CPV": "a/c-1", "BUILD_ID": "1"}]
-    first = catalog.index_state("laptop", one)
-    assert first.timestamp == 1_800_000_000
+    first = catalog.index_state("laptop", "stable", one)
+    assert (first.timestamp, first.generation) == (1_800_000_000, 1)
     clock.now += 3
-    assert catalog.index_state("laptop", one) == first  # unchanged content, same TIMESTAMP
-    second = catalog.index_state("laptop", two)
+    assert catalog.index_state("laptop", "stable", one) == first  # same content, same TIMESTAMP
+    second = catalog.index_state("laptop", "stable", two)
     assert second.timestamp == 1_800_000_003 and second.digest != first.digest
-    third = catalog.index_state("laptop", one)  # changed again within the same second
-    assert third.timestamp == 1_800_000_004
+    third = catalog.index_state("laptop", "stable", one)  # changed again within the same second
+    assert (third.timestamp, third.generation) == (1_800_000_004, 3)
+    # Each channel's index is its own: testing's first generation, stable's left as it was.
+    assert catalog.index_state("laptop", "testing", two).generation == 1
+    assert catalog.index_state("laptop", "stable", one) == third
 
 
 def test_a_file_is_stored_and_catalogued_once(catalog: Catalog, tmp_path: Path) -> None:

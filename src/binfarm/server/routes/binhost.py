@@ -1,4 +1,5 @@
-"""The binhost: each profile's Packages index and the package files it lists.
+"""The binhost: each profile's channels' Packages indexes and the package files they list:
+`/binhost/<profile>/` is the stable channel, `/binhost/<profile>/testing/` the testing one.
 
 Portage asks for an index with If-Modified-Since set to its cached TIMESTAMP + 5 s and
 reads the body only when Last-Modified is newer than that TIMESTAMP. TIMESTAMP moves
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from binfarm.farm import BinhostIndex
+from binfarm.rollout.channels import Channel
 from binfarm.server.deps import BinhostReader, FarmDep
 
 __all__ = ["router"]
@@ -26,32 +28,46 @@ PORTAGE_IMS_TOLERANCE_S: Final = 5  # portage/util/_urlopen.py TIMESTAMP_TOLERAN
 _INDEX_RESPONSES: Final = {200: {"content": {"text/plain": {}}}, 304: {}}
 
 
-@router.get("/Packages", response_class=Response, responses=_INDEX_RESPONSES)
-@router.head("/Packages", include_in_schema=False)
-def get_packages_index(profile: str, request: Request, farm: FarmDep) -> Response:
-    index = farm.binhost_index(profile)
-    return _index_response(request, index, index.text.encode(), "text/plain; charset=utf-8",
-                           etag_suffix="")
+def _op(what: str, channel: Channel) -> str:
+    """The operation id: get_packages_index for stable, get_testing_packages_index..."""
+    return f"get_{what}" if channel == Channel.STABLE else f"get_{channel}_{what}"
 
 
-@router.get("/Packages.gz", response_class=Response,
-            responses={200: {"content": {"application/gzip": {}}}, 304: {}})
-@router.head("/Packages.gz", include_in_schema=False)
-def get_packages_index_gz(profile: str, request: Request, farm: FarmDep) -> Response:
-    index = farm.binhost_index(profile)
-    return _index_response(request, index, index.gzipped, "application/gzip", etag_suffix="-gz")
+def _index_routes(prefix: str, channel: Channel) -> None:
+    @router.get(f"{prefix}/Packages", response_class=Response, responses=_INDEX_RESPONSES,
+                name=_op("packages_index", channel))
+    @router.head(f"{prefix}/Packages", include_in_schema=False)
+    def get_packages_index(profile: str, request: Request, farm: FarmDep) -> Response:
+        index = farm.binhost_index(profile, channel)
+        return _index_response(request, index, index.text.encode(),
+                               "text/plain; charset=utf-8", etag_suffix="")
+
+    @router.get(f"{prefix}/Packages.gz", response_class=Response,
+                responses={200: {"content": {"application/gzip": {}}}, 304: {}},
+                name=_op("packages_index_gz", channel))
+    @router.head(f"{prefix}/Packages.gz", include_in_schema=False)
+    def get_packages_index_gz(profile: str, request: Request, farm: FarmDep) -> Response:
+        index = farm.binhost_index(profile, channel)
+        return _index_response(request, index, index.gzipped, "application/gzip",
+                               etag_suffix="-gz")
+
+    @router.get(f"{prefix}/{{path:path}}", response_class=FileResponse,
+                responses={200: {"content": {"application/octet-stream": {}}}, 206: {}},
+                name=_op("package_file", channel))
+    @router.head(f"{prefix}/{{path:path}}", include_in_schema=False)
+    def get_package_file(profile: str, path: str, farm: FarmDep) -> FileResponse:
+        """A package file, looked up by its PATH in the channel's index (never joined into
+        a file path)."""
+        instance = farm.binhost_file(profile, path, channel)
+        return FileResponse(farm.blobs.open_existing(instance.sha256),
+                            media_type="application/octet-stream",
+                            headers={"ETag": f'"{instance.sha256}"',
+                                     "Cache-Control": "public, max-age=31536000, immutable"})
 
 
-@router.get("/{path:path}", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}, 206: {}})
-@router.head("/{path:path}", include_in_schema=False)
-def get_package_file(profile: str, path: str, farm: FarmDep) -> FileResponse:
-    """A package file, looked up by its PATH in the index (never joined into a file path)."""
-    instance = farm.binhost_file(profile, path)
-    return FileResponse(farm.blobs.open_existing(instance.sha256),
-                        media_type="application/octet-stream",
-                        headers={"ETag": f'"{instance.sha256}"',
-                                 "Cache-Control": "public, max-age=31536000, immutable"})
+# The testing channel first: its prefix would otherwise be taken for a package PATH.
+_index_routes("/testing", Channel.TESTING)
+_index_routes("", Channel.STABLE)
 
 
 def _index_response(request: Request, index: BinhostIndex, body: bytes, media_type: str, *,

@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.api.models import HostOut, HostProfileIn, HostRegisteredOut, ReportIn, SharedFileOut
+from binfarm.api.models import (
+    HostChannelIn,
+    HostOut,
+    HostProfileIn,
+    HostRegisteredOut,
+    ReportIn,
+    SharedFileOut,
+)
 from binfarm.errors import Forbidden
 from binfarm.farm import Farm
 from binfarm.hosts import Host
@@ -28,7 +35,7 @@ def host_out(farm: Farm, host: Host, *, with_out_of_date: bool = False) -> HostO
     return HostOut(name=host.name, profile=host.profile, arch=host.arch,
                    cpu_features=sorted(host.cpu_features), registered_at=host.registered_at,
                    last_report_at=host.last_report_at, last_result=host.last_result,
-                   installed=list(host.installed),
+                   installed=list(host.installed), channel=host.channel,
                    out_of_date=farm.enrollment.out_of_date(host) if with_out_of_date else [])
 
 
@@ -47,6 +54,7 @@ async def register_host(
     cpu_features: Annotated[str, Query(max_length=8192)] = "",
     make_profile: MakeProfile = None,
     base: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str, Query(pattern=r"^(stable|testing)$")] = "stable",
 ) -> HostRegisteredOut:
     """Register a machine from a tar.gz of its /etc/portage: it joins the profile with the
     same configuration, or gets its own (derived from `base`). An enrollment token
@@ -56,6 +64,8 @@ async def register_host(
     host, secret = await run_in_threadpool(
         lambda: farm.enrollment.register(name, body, ref, arch=arch, base=base, token=token,
                                    cpu_features=frozenset(cpu_features.split())))
+    if channel != host.channel:
+        host = await run_in_threadpool(farm.hosts.set_channel, host.name, channel)
     return HostRegisteredOut(host=host_out(farm, host), token=secret)
 
 
@@ -89,6 +99,14 @@ def get_shared_layer(name: str, farm: FarmDep, token: RequesterToken) -> list[Sh
 def move_host(name: str, body: HostProfileIn, farm: FarmDep, _token: AdminToken) -> HostOut:
     """Put a host into another existing profile (its token follows)."""
     return host_out(farm, farm.enrollment.move(name, body.profile))
+
+
+@router.put("/hosts/{name}/channel")
+def set_host_channel(name: str, body: HostChannelIn, farm: FarmDep,
+                     _token: AdminToken) -> HostOut:
+    """Which channel of its profile the host installs from (it follows on its next
+    `binfarm client update`)."""
+    return host_out(farm, farm.hosts.set_channel(name, body.channel))
 
 
 @router.get("/hosts")

@@ -1,0 +1,166 @@
+"""Rollout use cases: the promotion rule, promotion by hand, withdrawal, rollback, history.
+
+The rule is evaluated by the farm whenever a channel's members are asked for: an instance
+in testing that has soaked the profile's time is promoted then, recorded as an event by
+"rule" like any promotion by hand. A profile without a rule promotes what lands at once
+(a farm's first users expect a build to reach their machines), as `soak 0` says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import Engine, delete, insert, select
+
+from binfarm.db.tables import rollout_events, rollout_rules
+from binfarm.errors import InvalidInput
+from binfarm.keys.cpv import cp_of
+from binfarm.rollout.channels import Action, Channel, Event, Membership, fold
+from binfarm.store.catalog import Instance
+
+__all__ = ["Rollout", "Rule", "parse_duration", "show_duration"]
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION: Final = re.compile(r"^(\d+)([smhdw]?)$")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `30m`, `24h`, `7d`, `2w` or plain seconds."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise InvalidInput(f"{text!r} is not a duration: say 90s, 30m, 24h, 7d or 2w")
+    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def show_duration(seconds: int) -> str:
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Rule:
+    soak_s: int = 0
+
+    def describe(self) -> str:
+        return (f"promoted after {show_duration(self.soak_s)} in testing" if self.soak_s
+                else "promoted as it lands")
+
+
+def matches(atom: str, cpv: str) -> bool:
+    """Whether `cpv` is what `atom` (cat/pn or cat/pn-version) names."""
+    return atom in (cpv, cp_of(cpv))
+
+
+class Rollout:
+    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # -- the rule ------------------------------------------------------------------------
+
+    def rule(self, profile: str) -> Rule:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rollout_rules)
+                               .where(rollout_rules.c.profile == profile)).first()
+        return Rule(row.soak_s) if row else Rule()
+
+    def set_rule(self, profile: str, rule: Rule) -> Rule:
+        with self.engine.begin() as conn:
+            conn.execute(delete(rollout_rules).where(rollout_rules.c.profile == profile))
+            if rule != Rule():
+                conn.execute(insert(rollout_rules).values(profile=profile, soak_s=rule.soak_s))
+        return rule
+
+    # -- channels ------------------------------------------------------------------------
+
+    def members(self, profile: str, channel: Channel,
+                candidates: Sequence[Instance]) -> list[Instance]:
+        """Those of `candidates` (what the profile's machines can run) in `channel`, after
+        promoting what the rule promotes now."""
+        membership = self._apply_rule(profile, candidates)
+        return [i for i in candidates if membership.holds(channel, i.id)]
+
+    def _apply_rule(self, profile: str, candidates: Sequence[Instance]) -> Membership:
+        membership = self.membership(profile)
+        rule = self.rule(profile)
+        now = self.clock()
+        due = [i for i in candidates if i.id not in membership.promoted
+               and i.id not in membership.withdrawn and now - i.created_at >= rule.soak_s]
+        if not due:
+            return membership
+        self._record(profile, due, Action.PROMOTE, "rule", rule.describe())
+        return self.membership(profile)
+
+    def membership(self, profile: str) -> Membership:
+        return fold(self.history(profile))
+
+    # -- by hand -------------------------------------------------------------------------
+
+    def promote(self, profile: str, chosen: Sequence[Instance], actor: str) -> list[Instance]:
+        membership = self.membership(profile)
+        if gone := [i for i in chosen if i.id in membership.withdrawn]:
+            raise InvalidInput(f"{_names(gone)} {'was' if len(gone) == 1 else 'were'} "
+                               f"withdrawn from {profile}: build it again to promote it")
+        fresh = [i for i in chosen if i.id not in membership.promoted]
+        self._record(profile, fresh, Action.PROMOTE, actor, "by hand")
+        return fresh
+
+    def withdraw(self, profile: str, chosen: Sequence[Instance], actor: str,
+                 reason: str) -> list[Instance]:
+        membership = self.membership(profile)
+        fresh = [i for i in chosen if i.id not in membership.withdrawn]
+        self._record(profile, fresh, Action.WITHDRAW, actor, reason or "by hand")
+        return fresh
+
+    def rollback(self, profile: str, atom: str, stable: Sequence[Instance],
+                 candidates: Sequence[Instance], actor: str) -> list[tuple[Instance, Instance]]:
+        """Withdraw the stable channel's instances of `atom` where an earlier promoted one
+        of the same package version and USE remains to take its place; returns (withdrawn,
+        now served) pairs."""
+        current = [i for i in stable if matches(atom, i.cpv)]
+        if not current:
+            raise InvalidInput(f"the stable channel of {profile} serves nothing matching "
+                               f"{atom!r}")
+        membership = self.membership(profile)
+        pairs = []
+        for instance in current:
+            earlier = [c for c in candidates if c.id < instance.id and c.cpv == instance.cpv
+                       and c.key_inputs.use == instance.key_inputs.use
+                       and membership.holds(Channel.STABLE, c.id)]
+            if not earlier:
+                use = " ".join(instance.key_inputs.use) or "none"
+                raise InvalidInput(
+                    f"no earlier instance of {instance.cpv} (USE {use}) was promoted in "
+                    f"{profile}: nothing to roll back to (`binfarm withdraw` takes it out of "
+                    "both channels)")
+            pairs.append((instance, earlier[-1]))
+        for withdrawn, back in pairs:
+            self._record(profile, [withdrawn], Action.ROLLBACK, actor,
+                         f"rolled back to {back.path}")
+        return pairs
+
+    def history(self, profile: str) -> list[Event]:
+        query = select(rollout_events).where(rollout_events.c.profile == profile) \
+            .order_by(rollout_events.c.id)
+        with self.engine.connect() as conn:
+            return [Event(r.id, r.profile, r.instance, Action(r.action), r.actor, r.reason,
+                          r.at) for r in conn.execute(query)]
+
+    def _record(self, profile: str, chosen: Sequence[Instance], action: Action, actor: str,
+                reason: str) -> None:
+        if not chosen:
+            return
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(insert(rollout_events), [
+                {"profile": profile, "instance": i.id, "action": action.value, "actor": actor,
+                 "reason": reason, "at": now} for i in chosen])
+
+
+def _names(chosen: Sequence[Instance]) -> str:
+    return ", ".join(i.path for i in chosen)

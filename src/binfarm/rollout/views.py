@@ -1,0 +1,76 @@
+"""Channels as the binhost and the CLI see them: a profile's instances (what its machines
+can run, see store/catalog.py) narrowed to a channel's members, and the by-hand use cases
+that name instances by atom or by instance (SHA-256 prefix or PATH)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from binfarm.errors import InvalidInput, NotFound
+from binfarm.rollout.channels import Channel, Event
+from binfarm.rollout.service import Rollout, matches
+from binfarm.store.catalog import Catalog, Instance, Viewer
+
+__all__ = ["ChannelViews", "Entry"]
+
+_INSTANCE_REF: Final = re.compile(r"^[0-9a-f]{8,64}$|^[^/]+/[^/]+/[0-9a-f]{16}/")
+
+
+@dataclass(frozen=True)
+class Entry:
+    event: Event
+    instance: Instance
+
+
+class ChannelViews:
+    def __init__(self, catalog: Catalog, rollout: Rollout,
+                 viewer: Callable[[str], Viewer]) -> None:
+        self.catalog = catalog
+        self.rollout = rollout
+        self.viewer = viewer
+
+    def listed(self, profile: str, channel: Channel) -> list[Instance]:
+        """What the channel's index lists: one instance per package version and USE."""
+        return self.catalog.visible_to(
+            self.viewer(profile),
+            among=lambda fitting: self.rollout.members(profile, channel, fitting))
+
+    def find(self, profile: str, channel: Channel, path: str) -> Instance:
+        """The instance served at `path`: only while it is in the channel."""
+        instance = self.catalog.find(self.viewer(profile), path)
+        if not self.rollout.membership(profile).holds(channel, instance.id):
+            raise NotFound(f"no package {path!r} in this binhost")
+        return instance
+
+    def promote(self, profile: str, ref: str, actor: str) -> list[Instance]:
+        """Promote an instance, or testing's current instances of an atom, to stable."""
+        chosen = self._named(profile, ref)
+        return self.rollout.promote(profile, chosen, actor)
+
+    def withdraw(self, profile: str, ref: str, actor: str, reason: str) -> list[Instance]:
+        return self.rollout.withdraw(profile, self._named(profile, ref), actor, reason)
+
+    def rollback(self, profile: str, atom: str, actor: str) -> list[tuple[Instance, Instance]]:
+        viewer = self.viewer(profile)
+        return self.rollout.rollback(profile, atom, self.listed(profile, Channel.STABLE),
+                                     self.catalog.fitting(viewer), actor)
+
+    def history(self, profile: str, atom: str | None = None) -> list[Entry]:
+        events = self.rollout.history(profile)
+        instances = {i.id: i for i in self.catalog.by_ids({e.instance for e in events})}
+        return [Entry(e, instances[e.instance]) for e in events
+                if atom is None or matches(atom, instances[e.instance].cpv)]
+
+    def _named(self, profile: str, ref: str) -> list[Instance]:
+        if _INSTANCE_REF.match(ref):
+            instance = self.catalog.lookup(ref)
+            if not self.viewer(profile).fit(instance).ok:
+                raise InvalidInput(f"{instance.path} is not for {profile}'s machines")
+            return [instance]
+        chosen = [i for i in self.listed(profile, Channel.TESTING) if matches(ref, i.cpv)]
+        if not chosen:
+            raise NotFound(f"the testing channel of {profile} lists nothing matching {ref!r}")
+        return chosen
