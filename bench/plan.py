@@ -7,9 +7,10 @@
 A repository of --versions package versions (dependency chains through earlier
 packages, IUSE, slots and := subslots), an @system of --system atoms, and --profiles
 profiles differing in USE and CFLAGS, all with the same --world. The planner resolves
-@system's closure first, as the stand-in stage3 every plan starts from. Printed: the planner's wall time for every profile
-with --jobs 1 and --jobs 2, beside the summed time of `emerge -pe @world` run for each
-profile, one after the other. Targets: --jobs 1 at most 1.1x, --jobs 2 at most 0.65x.
+@system's closure first, as the stand-in stage3 every plan starts from. Printed: the
+planner's wall time for every profile with --jobs 1 and --jobs 2, beside the summed time
+of `emerge -pe @world` run for each profile, one after the other. Targets: --jobs 1 at
+most 1.1x, --jobs 2 at most 0.65x.
 """
 
 from __future__ import annotations
