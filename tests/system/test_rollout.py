@@ -127,3 +127,42 @@ def test_a_host_moved_to_testing_follows_and_a_withdrawn_instance_leaves_testing
     assert refused.returncode == 1 and "lists nothing matching" in refused.stderr
     history = farm.cli("history", PROFILE)
     assert "withdraw" in history.stdout and "segfaults" in history.stdout
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_passing_canary_promotes_and_a_failing_check_withdraws(
+    farm: FarmProcess, tmp_path: Path,
+) -> None:
+    canary = _host(tmp_path, farm, "web1", "--channel", "testing")
+    stable = _host(tmp_path, farm, "web2")
+    ruled = farm.cli("profile", "rollout", PROFILE, "--canaries", "1")
+    assert ruled.returncode == 0 and "once 1 testing host passed" in ruled.stdout
+    _build(farm)
+    [first] = _md5s(farm, "testing")
+    assert _md5s(farm, "stable") == []
+    good = _script(tmp_path / "good.sh", 'echo "fastcalc answers: $*"')
+    checked = canary.binfarm("client", "update", "--binary-only", "--check", str(good))
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    assert "health check passed" in checked.stdout
+    assert _md5s(farm, "stable") == [first]  # the canary's pass promoted it
+    _update(stable)
+    assert _installed_md5(stable) == first
+    reported = stable.binfarm("client", "report", CPV, "--good")
+    assert reported.returncode == 0 and f"reported {CPV}" in reported.stdout
+
+    _build(farm, "--env", "LDFLAGS=-Wl,-O1")
+    [second] = _md5s(farm, "testing")
+    bad = _script(tmp_path / "bad.sh", 'echo "fastcalc: 2+2=5"; exit 1')
+    failed = canary.binfarm("client", "update", "--binary-only", "--check", str(bad))
+    assert "health check failed" in failed.stdout, failed.stdout + failed.stderr
+    assert _installed_md5(canary) == second
+    assert _md5s(farm, "testing") == [first] and _md5s(farm, "stable") == [first]
+    _update(stable)
+    assert _installed_md5(stable) == first  # stable never saw the failing one
+    history = farm.cli("history", PROFILE, "app-misc/fastcalc")
+    assert "health check failed on web1: fastcalc: 2+2=5" in " ".join(history.stdout.split())

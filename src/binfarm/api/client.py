@@ -253,9 +253,18 @@ class FarmClient:
         return RolloutRuleOut.model_validate(
             self._call("GET", f"/profiles/{profile}/rollout").json())
 
-    def set_rollout_rule(self, profile: str, soak: str) -> RolloutRuleOut:
-        return RolloutRuleOut.model_validate(
-            self._call("PUT", f"/profiles/{profile}/rollout", json={"soak": soak}).json())
+    def set_rollout_rule(self, profile: str, soak: str, canaries: int) -> RolloutRuleOut:
+        return RolloutRuleOut.model_validate(self._call(
+            "PUT", f"/profiles/{profile}/rollout",
+            json={"soak": soak, "canaries": canaries}).json())
+
+    def report_canary(self, host: str, installed: dict[str, str], verdict: str,
+                      output: str) -> list[InstanceOut]:
+        """A health check's verdict on what the host installed ({cat/pf: MD5})."""
+        body = {"installed": [{"cpv": c, "md5": m} for c, m in sorted(installed.items())],
+                "verdict": verdict, "output": output[-20_000:]}
+        return [InstanceOut.model_validate(i) for i in self._call(
+            "POST", f"/hosts/{host}/canary", json=body).json()]
 
     def promote(self, profile: str, ref: str) -> list[InstanceOut]:
         return [InstanceOut.model_validate(i) for i in self._call(

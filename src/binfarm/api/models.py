@@ -349,14 +349,28 @@ class FinishIn(BaseModel):
 
 
 class RolloutRuleIn(BaseModel):
-    soak: str = Field(max_length=32, description="Time in testing before promotion to "
+    soak: str = Field("0", max_length=32, description="Time in testing before promotion to "
                       "stable: 90s, 30m, 24h, 7d, 2w; 0 promotes as builds land.")
+    canaries: int = Field(0, ge=0, le=1000, description="Testing hosts whose health check "
+                          "must pass first.")
 
 
 class RolloutRuleOut(BaseModel):
     profile: str
     soak_s: int
+    canaries: int
     describe: str
+
+
+class InstalledIn(BaseModel):
+    cpv: str = Field(min_length=3, max_length=512)
+    md5: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class CanaryReportIn(BaseModel):
+    installed: list[InstalledIn] = Field(min_length=1, max_length=5000)
+    verdict: str = Field(pattern=r"^(passed|failed)$")
+    output: str = Field("", max_length=20_000)
 
 
 class InstanceRefIn(BaseModel):

@@ -16,6 +16,7 @@ from binfarm.api.models import BuildOut
 from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import STATE_STYLES, Table, console
 from binfarm.client.binrepos import write_binrepos
+from binfarm.client.canary import CheckResult
 from binfarm.client.keys import trust_farm
 from binfarm.client.machine import ClientState, Machine
 from binfarm.client.sync import apply_sync, plan_sync
@@ -134,6 +135,9 @@ def update_command(
     binary_only: Annotated[bool, typer.Option(
         "--binary-only", help="Never compile here: fail if the farm cannot provide.")] = False,
     server: Annotated[str | None, typer.Option(help="Use this farm URL this time.")] = None,
+    check: Annotated[Path | None, typer.Option(
+        help="A health check run as `SCRIPT CPV...` with what was installed; its verdict "
+             "goes to the farm (on a testing host it gates promotion to stable).")] = None,
 ) -> None:
     """Have the farm build whatever `emerge ARGS` would compile here (default -uDN @world),
     then install it as binaries; compile locally only if the farm is unreachable."""
@@ -143,12 +147,34 @@ def update_command(
         state.server = server
     args = ctx.args or ["-uDN", "@world"]
     result = update(machine, state, args, binary_only=binary_only,
-                    make_client=lambda s: s.client(), reporter=_Reporter())
+                    make_client=lambda s: s.client(), reporter=_Reporter(),
+                    check=check.absolute() if check else None)
     for build in result.failed_builds:
         console.print(f"[bold red]the farm could not build {build.cpv}[/] (build {build.id}: "
                       f"{build.error}); `binfarm log {build.id}` shows why")
     if result.returncode != 0:
         raise typer.Exit(result.returncode)
+
+
+@app.command("report")
+def report(
+    cpvs: Annotated[list[str], typer.Argument(help="Installed packages (cat/pf).")],
+    bad: Annotated[bool, typer.Option("--bad/--good", help="The verdict.")] = False,
+    output: Annotated[str, typer.Option(help="Evidence, for the farm's history.")] = "",
+) -> None:
+    """Tell the farm by hand how the installed binaries of CPVS behave here: --bad
+    withdraws them from the profile's channels."""
+    machine = _machine()
+    state = machine.load_state()
+    installed = machine.binpkg_md5s()
+    if missing := [c for c in cpvs if c not in installed]:
+        raise InvalidInput(f"not installed here from a binary: {', '.join(missing)}")
+    with state.client() as client:
+        reported = client.report_canary(state.host, {c: installed[c] for c in cpvs},
+                                        "failed" if bad else "passed", output)
+    for i in reported:
+        console.print(f"reported {i.cpv} ({i.path}) {'bad' if bad else 'good'}",
+                      highlight=False)
 
 
 def list_hosts(ctx: typer.Context) -> None:
@@ -171,6 +197,11 @@ def move_host(ctx: typer.Context, name: str, profile: str) -> None:
 
 
 class _Reporter(UpdateReporter):
+    def checked(self, result: CheckResult) -> None:
+        style = "green" if result.passed else "bold red"
+        console.print(f"health check [{style}]{result.verdict}[/]; told the farm",
+                      highlight=False)
+
     def farm_unreachable(self, error: BinfarmError) -> None:
         console.print(f"[bold yellow]the farm cannot be reached[/] ({error.message}); "
                       "Portage compiles here instead", highlight=False)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from binfarm.api.client import FarmClient
+from binfarm.api.models import RolloutRuleOut
 from binfarm.cli.context import call
 from binfarm.cli.render import Table, console, markup_safe, when
 from binfarm.rollout.channels import Channel
@@ -59,12 +61,20 @@ def history(ctx: typer.Context, profile: str,
 def rollout_rule(
     ctx: typer.Context, profile: str,
     soak: Annotated[str | None, typer.Option(
-        help="Time in testing before stable: 30m, 24h, 7d; 0 promotes as builds land.")
-    ] = None,
+        help="Time in testing before stable: 30m, 24h, 7d; 0: no wait.")] = None,
+    canaries: Annotated[int | None, typer.Option(
+        help="Testing hosts whose health check must pass first; 0: none.")] = None,
 ) -> None:
-    """Show or set when the profile's new instances are promoted from testing to stable."""
-    rule = call(ctx, lambda client: client.rollout_rule(profile) if soak is None
-                else client.set_rollout_rule(profile, soak))
+    """Show or set when the profile's new instances are promoted from testing to stable
+    (with neither, as they land)."""
+    def change(client: FarmClient) -> RolloutRuleOut:
+        rule = client.rollout_rule(profile)
+        if soak is None and canaries is None:
+            return rule
+        return client.set_rollout_rule(profile, soak if soak is not None else f"{rule.soak_s}s",
+                                       rule.canaries if canaries is None else canaries)
+
+    rule = call(ctx, change)
     console.print(f"{profile}: new instances land in testing; {rule.describe}",
                   highlight=False)
 

@@ -80,6 +80,13 @@ class Machine:
             json.dump(asdict(state), handle, indent=2, sort_keys=True)
         os.replace(temporary, self.state_path)
 
+    def binpkg_md5s(self) -> dict[str, str]:
+        """Each package installed from a binary (cat/pf) with the MD5 of that file, as
+        Portage records it in the package database (BINPKGMD5)."""
+        vdb = self.prefix / "var" / "db" / "pkg"
+        return {f"{p.parent.parent.name}/{p.parent.name}": p.read_text().strip()
+                for p in sorted(vdb.glob("*/*/BINPKGMD5"))}
+
     def installed(self) -> list[str]:
         """Every installed package version (cat/pf), from the package database."""
         vdb = self.prefix / "var" / "db" / "pkg"

@@ -17,6 +17,7 @@ from pathlib import Path
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
 from binfarm.client.binrepos import write_binrepos
+from binfarm.client.canary import CheckResult, newly_installed, run_check
 from binfarm.client.emerge import BINHOST_OPTIONS, pretend, run_emerge
 from binfarm.client.machine import ClientState, Machine
 from binfarm.errors import BinfarmError, Unavailable
@@ -40,6 +41,8 @@ class UpdateReporter:
 
     def running_emerge(self, args: Sequence[str]) -> None: ...
 
+    def checked(self, result: CheckResult) -> None: ...
+
 
 @dataclass(frozen=True)
 class UpdateResult:
@@ -51,7 +54,8 @@ class UpdateResult:
 
 def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_only: bool,
            make_client: Callable[[ClientState], FarmClient],
-           reporter: UpdateReporter | None = None) -> UpdateResult:
+           reporter: UpdateReporter | None = None,
+           check: Path | None = None) -> UpdateResult:
     reporter = reporter or UpdateReporter()
     try:
         with make_client(state) as client:
@@ -68,9 +72,15 @@ def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_
             options = ["--usepkgonly" if binary_only and o == "--usepkg" else o
                        for o in BINHOST_OPTIONS]
             reporter.running_emerge([*options, *args])
+            before = machine.binpkg_md5s()
             returncode = run_emerge([*options, *args], timeout_s=_EMERGE_TIMEOUT_S)
             result = "succeeded" if returncode == 0 else "failed"
             client.report_host(state.host, result, machine.installed())
+            installed = newly_installed(before, machine.binpkg_md5s())
+            if check is not None and returncode == 0 and installed:
+                checked = run_check(check, sorted(installed))
+                reporter.checked(checked)
+                client.report_canary(state.host, installed, checked.verdict, checked.output)
             return UpdateResult(returncode, plan.compile, tuple(failed), used_farm=True)
     except Unavailable as exc:
         reporter.farm_unreachable(exc)

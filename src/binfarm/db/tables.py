@@ -22,6 +22,7 @@ from sqlalchemy import (
 __all__ = [
     "build_roots",
     "builds",
+    "canary_reports",
     "channel_indexes",
     "hosts",
     "instances",
@@ -214,6 +215,22 @@ rollout_rules = Table(
     metadata,
     Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
     Column("soak_s", Integer, nullable=False),
+    Column("canaries", Integer, nullable=False),
+)
+
+# What a host said of an instance it installed: its health check passed or failed.
+canary_reports = Table(
+    "canary_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+    Column("instance", Integer, ForeignKey("instances.id"), nullable=False),
+    Column("host", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("output", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_canary_reports_profile_instance", "profile", "instance"),
 )
 
 # Append-only: an instance's place in a profile's channels is the fold of its events.

@@ -1,9 +1,10 @@
 """Rollout use cases: the promotion rule, promotion by hand, withdrawal, rollback, history.
 
 The rule is evaluated by the farm whenever a channel's members are asked for: an instance
-in testing that has soaked the profile's time is promoted then, recorded as an event by
-"rule" like any promotion by hand. A profile without a rule promotes what lands at once
-(a farm's first users expect a build to reach their machines), as `soak 0` says.
+in testing that has soaked the profile's time and passed the health check of enough
+testing hosts (canaries) is promoted then, recorded as an event by "rule" like any
+promotion by hand; one failed check withdraws it. A profile without a rule promotes what
+lands at once (a farm's first users expect a build to reach their machines).
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
-from binfarm.db.tables import rollout_events, rollout_rules
+from binfarm.db.tables import canary_reports, rollout_events, rollout_rules
 from binfarm.errors import InvalidInput
 from binfarm.keys.cpv import cp_of
 from binfarm.rollout.channels import Action, Channel, Event, Membership, fold
 from binfarm.store.catalog import Instance
 
-__all__ = ["Rollout", "Rule", "parse_duration", "show_duration"]
+__all__ = ["Rollout", "Rule", "Verdict", "parse_duration", "show_duration"]
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION: Final = re.compile(r"^(\d+)([smhdw]?)$")
@@ -45,10 +47,21 @@ def show_duration(seconds: int) -> str:
 @dataclass(frozen=True)
 class Rule:
     soak_s: int = 0
+    canaries: int = 0
 
     def describe(self) -> str:
-        return (f"promoted after {show_duration(self.soak_s)} in testing" if self.soak_s
-                else "promoted as it lands")
+        if not (self.soak_s or self.canaries):
+            return "promoted as it lands"
+        parts = [f"after {show_duration(self.soak_s)} in testing"] if self.soak_s else []
+        if self.canaries:
+            parts.append(f"once {self.canaries} testing host{'s' if self.canaries > 1 else ''} "
+                         "passed its health check")
+        return "promoted " + " and ".join(parts)
+
+
+class Verdict(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
 
 
 def matches(atom: str, cpv: str) -> bool:
@@ -67,13 +80,16 @@ class Rollout:
         with self.engine.connect() as conn:
             row = conn.execute(select(rollout_rules)
                                .where(rollout_rules.c.profile == profile)).first()
-        return Rule(row.soak_s) if row else Rule()
+        return Rule(row.soak_s, row.canaries) if row else Rule()
 
     def set_rule(self, profile: str, rule: Rule) -> Rule:
+        if rule.soak_s < 0 or rule.canaries < 0:
+            raise InvalidInput("a soak time and a number of canaries are never negative")
         with self.engine.begin() as conn:
             conn.execute(delete(rollout_rules).where(rollout_rules.c.profile == profile))
             if rule != Rule():
-                conn.execute(insert(rollout_rules).values(profile=profile, soak_s=rule.soak_s))
+                conn.execute(insert(rollout_rules).values(profile=profile, soak_s=rule.soak_s,
+                                                          canaries=rule.canaries))
         return rule
 
     # -- channels ------------------------------------------------------------------------
@@ -91,6 +107,9 @@ class Rollout:
         now = self.clock()
         due = [i for i in candidates if i.id not in membership.promoted
                and i.id not in membership.withdrawn and now - i.created_at >= rule.soak_s]
+        if rule.canaries:
+            passed = self._passed(profile)
+            due = [i for i in due if passed.get(i.id, 0) >= rule.canaries]
         if not due:
             return membership
         self._record(profile, due, Action.PROMOTE, "rule", rule.describe())
@@ -143,6 +162,30 @@ class Rollout:
             self._record(profile, [withdrawn], Action.ROLLBACK, actor,
                          f"rolled back to {back.path}")
         return pairs
+
+    def report(self, profile: str, host: str, channel: Channel, instance: Instance,
+               verdict: Verdict, output: str) -> None:
+        """A host's health check of an instance it installed; a failed one withdraws the
+        instance from both channels at once."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(canary_reports).values(
+                profile=profile, instance=instance.id, host=host, channel=channel.value,
+                verdict=verdict.value, output=output, at=self.clock()))
+        if verdict == Verdict.FAILED:
+            tail = output.strip().splitlines()[-1:] or ["no output"]
+            self.withdraw(profile, [instance], f"host {host}",
+                          f"health check failed on {host}: {tail[0][:200]}")
+
+    def _passed(self, profile: str) -> dict[int, int]:
+        """How many testing hosts passed each instance's health check."""
+        query = select(canary_reports.c.instance,
+                       func.count(func.distinct(canary_reports.c.host))).where(
+            canary_reports.c.profile == profile,
+            canary_reports.c.verdict == Verdict.PASSED.value,
+            canary_reports.c.channel == Channel.TESTING.value,
+        ).group_by(canary_reports.c.instance)
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
 
     def history(self, profile: str) -> list[Event]:
         query = select(rollout_events).where(rollout_events.c.profile == profile) \

@@ -11,7 +11,7 @@ from typing import Final
 
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.rollout.channels import Channel, Event
-from binfarm.rollout.service import Rollout, matches
+from binfarm.rollout.service import Rollout, Verdict, matches
 from binfarm.store.catalog import Catalog, Instance, Viewer
 
 __all__ = ["ChannelViews", "Entry"]
@@ -57,6 +57,24 @@ class ChannelViews:
         viewer = self.viewer(profile)
         return self.rollout.rollback(profile, atom, self.listed(profile, Channel.STABLE),
                                      self.catalog.fitting(viewer), actor)
+
+    def report(self, profile: str, host: str, channel: Channel,
+               installed: list[tuple[str, str]], verdict: Verdict,
+               output: str) -> list[Instance]:
+        """A host's verdict on what it installed, each (cat/pf, MD5 of the file as its
+        package database records it): every one must be a file this farm serves."""
+        viewer = self.viewer(profile)
+        chosen = []
+        for cpv, md5 in installed:
+            match = [i for i in self.catalog.for_cpv(cpv)
+                     if i.entry.get("MD5") == md5 and viewer.fit(i).ok]
+            if not match:
+                raise InvalidInput(f"{cpv} with MD5 {md5} is no package this farm serves "
+                                   f"{profile}: built elsewhere, or substituted on the way")
+            chosen.append(match[0])
+        for instance in chosen:
+            self.rollout.report(profile, host, channel, instance, verdict, output)
+        return chosen
 
     def history(self, profile: str, atom: str | None = None) -> list[Entry]:
         events = self.rollout.history(profile)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from binfarm.api.models import (
+    CanaryReportIn,
     HostChannelIn,
     HostOut,
     HostProfileIn,
     HostRegisteredOut,
+    InstanceOut,
     ReportIn,
     SharedFileOut,
 )
@@ -20,8 +22,10 @@ from binfarm.errors import Forbidden
 from binfarm.farm import Farm
 from binfarm.hosts import Host
 from binfarm.profiles.model import MakeProfileRef
+from binfarm.rollout.channels import Channel
+from binfarm.rollout.service import Verdict
 from binfarm.server.deps import AdminToken, EnrollToken, FarmDep, ReaderToken, RequesterToken
-from binfarm.server.routes.convert import raw_body, read_limited
+from binfarm.server.routes.convert import instance_out, raw_body, read_limited
 from binfarm.tokens import Role, Token
 
 __all__ = ["router"]
@@ -85,6 +89,17 @@ def report_host(name: str, body: ReportIn, farm: FarmDep, token: RequesterToken)
     """What an update did, and what the machine has installed now."""
     _own(farm, name, token)
     return host_out(farm, farm.enrollment.report(name, body.result, body.installed))
+
+
+@router.post("/hosts/{name}/canary")
+def report_canary(name: str, body: CanaryReportIn, farm: FarmDep,
+                  token: RequesterToken) -> list[InstanceOut]:
+    """The host's health check of packages it installed: a pass counts towards their
+    promotion (from a host of the testing channel), a failure withdraws them at once."""
+    host = _own(farm, name, token)
+    return [instance_out(i) for i in farm.channels.report(
+        host.profile, host.name, Channel(host.channel),
+        [(p.cpv, p.md5) for p in body.installed], Verdict(body.verdict), body.output)]
 
 
 @router.get("/hosts/{name}/shared")

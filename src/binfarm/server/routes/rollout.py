@@ -25,7 +25,8 @@ router = APIRouter(prefix="/profiles/{name}", tags=["rollout"])
 
 
 def _rule_out(name: str, rule: Rule) -> RolloutRuleOut:
-    return RolloutRuleOut(profile=name, soak_s=rule.soak_s, describe=rule.describe())
+    return RolloutRuleOut(profile=name, soak_s=rule.soak_s, canaries=rule.canaries,
+                          describe=rule.describe())
 
 
 @router.get("/rollout")
@@ -39,7 +40,8 @@ def set_rollout_rule(name: str, body: RolloutRuleIn, farm: FarmDep,
                      _token: AdminToken) -> RolloutRuleOut:
     """When an instance in testing is promoted to stable."""
     profile = farm.profiles.get(name)
-    return _rule_out(name, farm.rollout.set_rule(profile.name, Rule(parse_duration(body.soak))))
+    rule = Rule(parse_duration(body.soak), body.canaries)
+    return _rule_out(name, farm.rollout.set_rule(profile.name, rule))
 
 
 @router.post("/promote")

@@ -1,4 +1,5 @@
-"""rollout: channels per profile, their indexes' generations, promotion events and rules
+"""rollout: channels per profile, their indexes' generations, promotion events, rules and
+canary reports
 
 Revision ID: 0010
 Revises: 0009
@@ -31,6 +32,19 @@ def upgrade() -> None:
         "rollout_rules",
         sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), primary_key=True),
         sa.Column("soak_s", sa.Integer(), nullable=False),
+        sa.Column("canaries", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "canary_reports",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), nullable=False),
+        sa.Column("instance", sa.Integer(), sa.ForeignKey("instances.id"), nullable=False),
+        sa.Column("host", sa.String(128), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("verdict", sa.String(16), nullable=False),
+        sa.Column("output", sa.Text(), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Index("ix_canary_reports_profile_instance", "profile", "instance"),
     )
     op.create_table(
         "rollout_events",
@@ -51,6 +65,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.drop_column("channel")
+    op.drop_table("canary_reports")
     op.drop_table("rollout_events")
     op.drop_table("rollout_rules")
     op.create_table(
