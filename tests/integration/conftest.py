@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, insert
 
+from binfarm.db.tables import profiles, signing_keys
 from binfarm.examples import EXAMPLE_REPO_NAME, example_paths
 from binfarm.farm import Farm
 from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.roots.registry import BuildRoot
 from binfarm.roots.upload import root_archive_chunks
 from binfarm.settings import Settings
+from binfarm.store.catalog import Catalog
 from tests.builders import copy_example_profile
 
 
@@ -49,3 +52,31 @@ def upload_root(farm: Farm, profile: str, source: Path) -> BuildRoot:
         for chunk in root_archive_chunks(source):
             writer.write(chunk)
         return farm.set_build_root(profile, writer, source.name)
+
+
+SIGNER = "F" * 40
+
+
+class Clock:
+    """A clock a test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(1_800_000_000.0)
+
+
+@pytest.fixture
+def catalog(engine: Engine, clock: Clock) -> Catalog:
+    with engine.begin() as conn:
+        conn.execute(insert(profiles).values(name="laptop", info={}, created_at=0, updated_at=0))
+        conn.execute(insert(signing_keys).values(fingerprint=SIGNER, algorithm="ed25519",
+                                                 uid="test", created=0, state="signing",
+                                                 added_at=0))
+    return Catalog(engine, clock)

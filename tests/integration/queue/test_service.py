@@ -13,22 +13,10 @@ from binfarm.queue.rules import BuildState, backoff_s
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.settings import QueueSettings
+from tests.integration.conftest import Clock
 
 V2 = frozenset({"sse2", "sse4.2", "popcnt"})
 V3 = V2 | {"avx2"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

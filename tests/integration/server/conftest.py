@@ -13,14 +13,7 @@ from binfarm.farm import Farm
 from binfarm.server.app import create_app
 from binfarm.settings import ServerSettings, Settings
 from binfarm.worker.machine import local_cpu_features
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.integration.conftest import Clock
 
 
 @dataclass

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from binfarm.db.tables import instances, profiles, signing_keys
+from binfarm.db.tables import instances, signing_keys
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.inputs import KeyInputs, compute_key
 from binfarm.store.blobs import BlobStore
 from binfarm.store.catalog import Catalog, Instance, Viewer
+from tests.integration.conftest import SIGNER, Clock
 
 INPUTS = KeyInputs.build(
     cpv="app-misc/hello-1.0", repo="r", chost="x86_64-pc-linux-gnu", use=["nls"],
@@ -23,10 +24,7 @@ V2 = Viewer(chost="x86_64-pc-linux-gnu", cpu_label="x86-64-v2", cpu_features=V2_
             cflags="-O2 -pipe", exact_flags=False)
 
 
-SIGNER = "F" * 40
-
-
-def _add(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
+def add_instance(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
          needs: frozenset[str] = frozenset({"sse2"})) -> Instance:
     with blobs.receive(1 << 20) as writer:
         writer.write(data)
@@ -37,33 +35,10 @@ def _add(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
                            upload_sha256=f"upload-of-{blob.sha256}"[:64])
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000.0)
-
-
-@pytest.fixture
-def catalog(engine: Engine, clock: Clock) -> Catalog:
-    with engine.begin() as conn:
-        conn.execute(insert(profiles).values(name="laptop", info={}, created_at=0, updated_at=0))
-        conn.execute(insert(signing_keys).values(fingerprint=SIGNER, algorithm="ed25519",
-                                                 uid="test", created=0, state="signing",
-                                                 added_at=0))
-    return Catalog(engine, clock)
-
-
 def test_only_what_a_trusted_key_signed_is_listed(catalog: Catalog, engine: Engine,
                                                   tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "store")
-    instance = _add(catalog, blobs, b"signed package", INPUTS)
+    instance = add_instance(catalog, blobs, b"signed package", INPUTS)
     assert [i.id for i in catalog.visible_to(V2)] == [instance.id]
     for signer, state in ((SIGNER, "retired"), (None, "signing")):
         with engine.begin() as conn:
@@ -93,7 +68,7 @@ def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: 
 
 def test_a_file_is_stored_and_catalogued_once(catalog: Catalog, tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "store")
-    added = [_add(catalog, blobs, b"the same package bytes", INPUTS) for _ in range(2)]
+    added = [add_instance(catalog, blobs, b"the same package bytes", INPUTS) for _ in range(2)]
     assert added[0] == added[1]
     assert [i.sha256 for i in catalog.visible_to(V2)] == [added[0].sha256]
     assert catalog.find(V2, added[0].path) == added[0]
@@ -117,12 +92,12 @@ def test_an_oversized_upload_leaves_nothing(tmp_path: Path) -> None:
 def test_a_profile_sees_what_its_cpu_runs_one_per_use_variant(catalog: Catalog,
                                                                tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path / "store")
-    avx2 = _add(catalog, blobs, b"v3 build", INPUTS.__class__(**{
+    avx2 = add_instance(catalog, blobs, b"v3 build", INPUTS.__class__(**{
         **INPUTS.__dict__, "cflags": "-O2 -march=x86-64-v3"}), frozenset({"avx2", "sse2"}))
-    own = _add(catalog, blobs, b"v2 build, own flags", INPUTS)
-    other_flags = _add(catalog, blobs, b"v2 build, -O3", INPUTS.__class__(**{
+    own = add_instance(catalog, blobs, b"v2 build, own flags", INPUTS)
+    other_flags = add_instance(catalog, blobs, b"v2 build, -O3", INPUTS.__class__(**{
         **INPUTS.__dict__, "cflags": "-O3"}))
-    other_use = _add(catalog, blobs, b"-nls build", INPUTS.__class__(**{
+    other_use = add_instance(catalog, blobs, b"-nls build", INPUTS.__class__(**{
         **INPUTS.__dict__, "use": ()}))
     visible = catalog.visible_to(V2)
     assert avx2 not in visible  # needs avx2, which x86-64-v2 lacks
