@@ -39,9 +39,10 @@ class ChannelViews:
             among=lambda fitting: self.rollout.members(profile, channel, fitting))
 
     def find(self, profile: str, channel: Channel, path: str) -> Instance:
-        """The instance served at `path`: only while it is in the channel."""
+        """The instance served at `path`: only while it is in the channel (the rule
+        applied first, as for the index: a file may be asked for before any index)."""
         instance = self.catalog.find(self.viewer(profile), path)
-        if not self.rollout.membership(profile).holds(channel, instance.id):
+        if not self.rollout.members(profile, channel, [instance]):
             raise NotFound(f"no package {path!r} in this binhost")
         return instance
 
