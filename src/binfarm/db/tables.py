@@ -218,33 +218,36 @@ rollout_rules = Table(
     Column("canaries", Integer, nullable=False),
 )
 
+def _instance_record(name: str, *columns: Column) -> Table:
+    """An append-only, timestamped record about one instance in one profile, found by
+    (profile, instance): rollout events, canary reports."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+        Column("instance", Integer, ForeignKey("instances.id"), nullable=False),
+        *columns,
+        Column("at", Float, nullable=False),
+        Index(f"ix_{name}_profile_instance", "profile", "instance"),
+    )
+
+
 # What a host said of an instance it installed: its health check passed or failed.
-canary_reports = Table(
+canary_reports = _instance_record(
     "canary_reports",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
-    Column("instance", Integer, ForeignKey("instances.id"), nullable=False),
     Column("host", String(128), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("output", Text, nullable=False),
-    Column("at", Float, nullable=False),
-    Index("ix_canary_reports_profile_instance", "profile", "instance"),
 )
 
-# Append-only: an instance's place in a profile's channels is the fold of its events.
-rollout_events = Table(
+# An instance's place in a profile's channels is the fold of its events.
+rollout_events = _instance_record(
     "rollout_events",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
-    Column("instance", Integer, ForeignKey("instances.id"), nullable=False),
     Column("action", String(16), nullable=False),
     Column("actor", String(128), nullable=False),
     Column("reason", Text, nullable=False),
-    Column("at", Float, nullable=False),
-    Index("ix_rollout_events_profile_instance", "profile", "instance"),
 )
 
 hosts = Table(

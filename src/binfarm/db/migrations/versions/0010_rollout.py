@@ -14,6 +14,20 @@ branch_labels = None
 depends_on = None
 
 
+def _create_instance_record(name: str, *columns: sa.Column) -> None:
+    """A timestamped record about one instance in one profile (as db/tables.py's
+    _instance_record, frozen here as this revision made it)."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), nullable=False),
+        sa.Column("instance", sa.Integer(), sa.ForeignKey("instances.id"), nullable=False),
+        *columns,
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Index(f"ix_{name}_profile_instance", "profile", "instance"),
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "channel_indexes",
@@ -34,28 +48,18 @@ def upgrade() -> None:
         sa.Column("soak_s", sa.Integer(), nullable=False),
         sa.Column("canaries", sa.Integer(), nullable=False),
     )
-    op.create_table(
+    _create_instance_record(
         "canary_reports",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), nullable=False),
-        sa.Column("instance", sa.Integer(), sa.ForeignKey("instances.id"), nullable=False),
         sa.Column("host", sa.String(128), nullable=False),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("output", sa.Text(), nullable=False),
-        sa.Column("at", sa.Float(), nullable=False),
-        sa.Index("ix_canary_reports_profile_instance", "profile", "instance"),
     )
-    op.create_table(
+    _create_instance_record(
         "rollout_events",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("profile", sa.String(64), sa.ForeignKey("profiles.name"), nullable=False),
-        sa.Column("instance", sa.Integer(), sa.ForeignKey("instances.id"), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("at", sa.Float(), nullable=False),
-        sa.Index("ix_rollout_events_profile_instance", "profile", "instance"),
     )
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(16), nullable=False,
