@@ -39,6 +39,7 @@ from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
 from binfarm.repositories import Repository, RepositoryRegistry
+from binfarm.retention.service import Retention
 from binfarm.rollout.channels import Channel
 from binfarm.rollout.service import Rollout
 from binfarm.rollout.views import ChannelViews
@@ -128,6 +129,9 @@ class Farm:
         self.rollout = Rollout(self.engine, clock)
         self.channels = ChannelViews(self.catalog, self.rollout,
                                      lambda name: self._viewer(self.profiles.get(name)))
+        self.retention = Retention(self.engine, self.catalog, self.channels, self.hosts,
+                                   self.blobs, lambda: [p.name for p in self.profiles.list()],
+                                   clock)
         self.resigning = Resigning(self.signing_keys, self.catalog, self.blobs, self.helper,
                                    write_bare_node(self.data_dir / "signing" / "node"))
 
@@ -446,8 +450,9 @@ class Farm:
     def binhost_index(self, profile_name: str,
                       channel: Channel = Channel.STABLE) -> BinhostIndex:
         profile = self.profiles.get(profile_name)
-        entries = [i.index_entry() for i in self.channels.listed(profile.name, channel)]
-        state = self.catalog.index_state(profile.name, channel, entries)
+        listed = self.channels.listed(profile.name, channel)
+        entries = [i.index_entry() for i in listed]
+        state = self.catalog.index_state(profile.name, channel, listed)
         header = {"ARCH": profile.info.arch, "CHOST": profile.info.chost,
                   "ACCEPT_KEYWORDS": profile.info.accept_keywords}
         text = render_index(header, entries, timestamp=state.timestamp)

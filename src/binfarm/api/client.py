@@ -20,12 +20,15 @@ from binfarm.api.models import (
     BuildOut,
     CredentialOut,
     ExplainOut,
+    GcIn,
+    GcOut,
     HostOut,
     HostRegisteredOut,
     InstanceDetail,
     InstanceOut,
     KeyRetiredOut,
     NewTokenOut,
+    PinOut,
     PlanOut,
     ProfileOut,
     RepositoryOut,
@@ -37,6 +40,7 @@ from binfarm.api.models import (
     SharedFileOut,
     SigningKeyOut,
     TokenOut,
+    UsageOut,
     WorkerOut,
 )
 from binfarm.errors import BinfarmError, InvalidInput, Unavailable, family_of_kind
@@ -214,8 +218,10 @@ class FarmClient:
                                    make_profile=make_profile)
         return HostOut.model_validate(response.json())
 
-    def report_host(self, name: str, result: str, installed: list[str]) -> HostOut:
-        body = {"result": result, "installed": installed}
+    def report_host(self, name: str, result: str, installed: list[str],
+                    binpkgs: dict[str, str]) -> HostOut:
+        body = {"result": result, "installed": installed,
+                "binpkgs": [{"cpv": c, "md5": m} for c, m in sorted(binpkgs.items())]}
         return HostOut.model_validate(self._call("POST", f"/hosts/{name}/report",
                                                  json=body).json())
 
@@ -282,6 +288,24 @@ class FarmClient:
         params = {"atom": atom} if atom else {}
         return [RolloutEventOut.model_validate(e) for e in self._call(
             "GET", f"/profiles/{profile}/history", params=params).json()]
+
+    def collect_garbage(self, request: GcIn) -> GcOut:
+        return GcOut.model_validate(self._call("POST", "/store/gc",
+                                               json=request.model_dump()).json())
+
+    def pins(self) -> list[PinOut]:
+        return [PinOut.model_validate(p) for p in self._call("GET", "/store/pins").json()]
+
+    def pin(self, ref: str, reason: str) -> PinOut:
+        return PinOut.model_validate(self._call("POST", "/store/pins",
+                                                json={"ref": ref, "reason": reason}).json())
+
+    def unpin(self, ref: str) -> list[PinOut]:
+        return [PinOut.model_validate(p) for p in self._call(
+            "POST", "/store/unpin", json={"ref": ref}).json()]
+
+    def store_usage(self) -> UsageOut:
+        return UsageOut.model_validate(self._call("GET", "/store/usage").json())
 
     def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:
         """The next build, waiting up to `wait_s` on the server (the timeout allows it)."""

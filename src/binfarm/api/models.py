@@ -208,9 +208,18 @@ class HostRegisteredOut(BaseModel):
     token: str = Field(description="The host's client token, shown once.")
 
 
+class InstalledIn(BaseModel):
+    cpv: str = Field(min_length=3, max_length=512)
+    md5: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class ReportIn(BaseModel):
     result: str = Field(pattern=r"^(succeeded|failed)$")
     installed: list[str] = Field(default_factory=list, max_length=20_000)
+    binpkgs: list[InstalledIn] = Field(
+        default_factory=list, max_length=20_000,
+        description="What it installed from binaries, with each file's MD5 (BINPKGMD5): "
+        "`binfarm gc` keeps those files.")
 
 
 class SharedFileOut(BaseModel):
@@ -362,11 +371,6 @@ class RolloutRuleOut(BaseModel):
     describe: str
 
 
-class InstalledIn(BaseModel):
-    cpv: str = Field(min_length=3, max_length=512)
-    md5: str = Field(pattern=r"^[0-9a-f]{32}$")
-
-
 class CanaryReportIn(BaseModel):
     installed: list[InstalledIn] = Field(min_length=1, max_length=5000)
     verdict: str = Field(pattern=r"^(passed|failed)$")
@@ -399,3 +403,56 @@ class RolloutEventOut(BaseModel):
 
 class HostChannelIn(BaseModel):
     channel: str = Field(pattern=r"^(stable|testing)$")
+
+
+class GcIn(BaseModel):
+    dry_run: bool = Field(True, description="Say what would go, delete nothing.")
+    grace: str = Field("2d", max_length=32, description="Nothing stored more recently goes.")
+    generations: str = Field("7d", max_length=32, description="What a channel's index "
+                             "listed within this stays (a client may hold that index).")
+    hosts: str = Field("30d", max_length=32, description="What a host reported installed "
+                       "within this stays.")
+    keep: int = Field(1, ge=0, le=1000, description="Of the rest, the newest this many of "
+                      "each package version and USE stay.")
+
+
+class GcDecisionOut(BaseModel):
+    instance: InstanceOut
+    kept: bool
+    rule: str
+    why: str
+
+
+class GcOut(BaseModel):
+    dry_run: bool
+    decisions: list[GcDecisionOut]
+    strays: int = Field(description="Store files no instance names, old enough to go.")
+    freed_bytes: int = Field(description="Freed, or with dry_run, that would be.")
+    finished: int = Field(0, description="Instances an interrupted collection had marked, "
+                          "whose files went now.")
+
+
+class PinIn(BaseModel):
+    ref: str = Field(min_length=8, max_length=1024,
+                     description="A SHA-256 (8+ hex digits) or a PATH.")
+    reason: str = Field("", max_length=2000)
+
+
+class PinOut(BaseModel):
+    instance: InstanceOut
+    actor: str
+    reason: str
+    at: float
+
+
+class UsageRowOut(BaseModel):
+    name: str
+    instances: int
+    bytes: int
+
+
+class UsageOut(BaseModel):
+    by_profile: list[UsageRowOut]
+    by_package: list[UsageRowOut]
+    by_channel: list[UsageRowOut] = Field(description="Named profile/channel: what it lists.")
+    disk_bytes: int

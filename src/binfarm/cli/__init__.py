@@ -19,6 +19,7 @@ from binfarm.cli import (
     roots,
     serve,
     signing,
+    store,
     tokens,
     worker,
 )
@@ -60,6 +61,11 @@ app.command("promote")(rollout.promote)
 app.command("withdraw")(rollout.withdraw)
 app.command("rollback")(rollout.rollback)
 app.command("history")(rollout.history)
+app.command("gc")(store.collect_garbage)
+app.command("pin")(store.pin)
+app.command("unpin")(store.unpin)
+app.command("pins")(store.list_pins)
+app.add_typer(store.app, name="store")
 app.command("explain")(keys.explain)
 app.command("plan")(keys.plan)
 app.command("show")(keys.show)

@@ -100,8 +100,8 @@ def print_profile(p: ProfileOut) -> None:
 def print_roots(roots: Iterable[RootOut]) -> None:
     table = Table("profile", "source", "archive", "size", "generation", "worker copies")
     for r in roots:
-        copies = ", ".join(f"{c.worker} {_bytes(c.disk_bytes)}" for c in r.copies)
-        table.add_row(r.profile, r.source, r.digest[:12], _bytes(r.size), str(r.generation),
+        copies = ", ".join(f"{c.worker} {size_text(c.disk_bytes)}" for c in r.copies)
+        table.add_row(r.profile, r.source, r.digest[:12], size_text(r.size), str(r.generation),
                       copies or "(none yet)")
     console.print(table)
 
@@ -111,7 +111,7 @@ def print_root(r: RootOut) -> None:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in (("profile", r.profile), ("build root", "chroot"), ("source", r.source),
-                       ("archive", f"sha256 {r.digest}, {_bytes(r.size)} on the server"),
+                       ("archive", f"sha256 {r.digest}, {size_text(r.size)} on the server"),
                        ("generation", str(r.generation)),
                        ("updated", when(r.updated_at))):
         table.add_row(key, value)
@@ -120,12 +120,12 @@ def print_root(r: RootOut) -> None:
                    "reported")
     for c in r.copies:
         current = "current" if c.digest == r.digest else f"old ({c.digest[:12]})"
-        copies.add_row(c.worker, _bytes(c.disk_bytes), str(c.layers), str(c.generation),
+        copies.add_row(c.worker, size_text(c.disk_bytes), str(c.layers), str(c.generation),
                        current, when(c.reported_at))
     console.print(copies if r.copies else "no worker has unpacked it yet")
 
 
-def _bytes(size: int) -> str:
+def size_text(size: int) -> str:
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":

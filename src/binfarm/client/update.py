@@ -75,8 +75,9 @@ def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_
             before = machine.binpkg_md5s()
             returncode = run_emerge([*options, *args], timeout_s=_EMERGE_TIMEOUT_S)
             result = "succeeded" if returncode == 0 else "failed"
-            client.report_host(state.host, result, machine.installed())
-            installed = newly_installed(before, machine.binpkg_md5s())
+            after = machine.binpkg_md5s()
+            client.report_host(state.host, result, machine.installed(), after)
+            installed = newly_installed(before, after)
             if check is not None and returncode == 0 and installed:
                 checked = run_check(check, sorted(installed))
                 reporter.checked(checked)

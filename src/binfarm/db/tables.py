@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
     text,
 )
@@ -25,9 +26,11 @@ __all__ = [
     "canary_reports",
     "channel_indexes",
     "hosts",
+    "index_generations",
     "instances",
     "metadata",
     "notices",
+    "pins",
     "profiles",
     "repositories",
     "requests",
@@ -137,7 +140,8 @@ notices = Table(
     "notices",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("request", Integer, ForeignKey("requests.id"), nullable=False, unique=True),
+    # One per event of the request's build: its end, a withdrawal of what it built.
+    Column("request", Integer, ForeignKey("requests.id"), nullable=False),
     Column("url", Text, nullable=False),
     Column("payload", JSON, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -183,6 +187,8 @@ instances = Table(
     # worker's upload is known by its digest only (a second upload of it is the same).
     Column("signer", String(40), index=True),
     Column("upload_sha256", String(64), index=True),
+    # Set by `binfarm gc` before it deletes the file: from then on no index lists it.
+    Column("collected_at", Float),
 )
 
 # The farm's OpenPGP keys: one signs; clients trust every key not retired.
@@ -207,6 +213,31 @@ channel_indexes = Table(
     Column("digest", String(64), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("generation", Integer, nullable=False),
+)
+
+# What each generation of a channel's index listed: `binfarm gc` keeps recent ones' files.
+index_generations = Table(
+    "index_generations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile", String(64), ForeignKey("profiles.name"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("instances", JSON, nullable=False),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("profile", "channel", "generation",
+                     name="uq_index_generations_channel_generation"),
+)
+
+# Instances `binfarm gc` never deletes.
+pins = Table(
+    "pins",
+    metadata,
+    Column("instance", Integer, ForeignKey("instances.id"), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 # A profile's promotion rule from testing to stable; no row: promoted as it lands.
@@ -262,6 +293,8 @@ hosts = Table(
     Column("last_report_at", Float),
     Column("last_result", String(32)),
     Column("installed", JSON),
+    # {cat/pf: MD5} of what it installed from binaries, as its package database says.
+    Column("binpkgs", JSON),
     Column("channel", String(16), nullable=False, default="stable", server_default="stable"),
 )
 

@@ -105,8 +105,9 @@ class Enrollment:
         return self.hosts.upsert(host.name, profile=profile.name, arch=host.arch,
                                  cpu_features=host.cpu_features, token=host.token)
 
-    def report(self, name: str, result: str, installed: list[str]) -> Host:
-        return self.hosts.report(name, result, installed)
+    def report(self, name: str, result: str, installed: list[str],
+               binpkgs: dict[str, str]) -> Host:
+        return self.hosts.report(name, result, installed, binpkgs)
 
     def out_of_date(self, host: Host) -> list[str]:
         """Installed packages for which the host's profile has a newer visible version."""

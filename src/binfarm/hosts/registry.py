@@ -34,6 +34,8 @@ class Host:
     last_report_at: float | None
     last_result: str | None
     installed: tuple[str, ...]
+    # {cat/pf: MD5} of the packages it installed from binaries.
+    binpkgs: dict[str, str]
     # Which of its profile's channels the host installs from (rollout/channels.py).
     channel: str = "stable"
 
@@ -41,7 +43,7 @@ class Host:
     def from_row(cls, row: Any) -> Host:
         return cls(row.name, row.profile, row.arch, frozenset(row.cpu_features), row.token,
                    row.registered_at, row.last_report_at, row.last_result,
-                   tuple(row.installed or ()), row.channel)
+                   tuple(row.installed or ()), dict(row.binpkgs or {}), row.channel)
 
 
 class HostRegistry:
@@ -86,10 +88,12 @@ class HostRegistry:
             raise NotFound(f"no host {name!r}")
         return self.get(name)
 
-    def report(self, name: str, result: str, installed: list[str]) -> Host:
+    def report(self, name: str, result: str, installed: list[str],
+               binpkgs: dict[str, str]) -> Host:
         with self.engine.begin() as conn:
             done = conn.execute(update(hosts).where(hosts.c.name == name).values(
-                last_report_at=self.clock(), last_result=result, installed=sorted(installed)
+                last_report_at=self.clock(), last_result=result, installed=sorted(installed),
+                binpkgs=dict(sorted(binpkgs.items())),
             )).rowcount
         if not done:
             raise NotFound(f"no host {name!r}")

@@ -21,6 +21,7 @@ from binfarm.server.routes import (
     rollout,
     roots,
     signing,
+    store,
     tokens,
     worker,
 )
@@ -45,7 +46,7 @@ def create_app(farm: Farm) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimits, farm=farm)
     for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing,
-                   rollout):
+                   rollout, store):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

@@ -11,21 +11,21 @@ exactly (see server/routes/binhost.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from binfarm.db.tables import builds, channel_indexes, instances, signing_keys
+from binfarm.db.tables import builds, channel_indexes, index_generations, instances, signing_keys
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
 from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
 from binfarm.store.blobs import Blob, FileDigests
 from binfarm.store.index import entries_digest, instance_path
 
-__all__ = ["GPKG_SUFFIX", "Catalog", "IndexState", "Instance", "Viewer"]
+__all__ = ["GPKG_SUFFIX", "Catalog", "Generation", "IndexState", "Instance", "Viewer"]
 
 GPKG_SUFFIX = ".gpkg.tar"  # what the farm serves: signed GPKG only
 
@@ -47,13 +47,14 @@ class Instance:
     created_at: float
     signer: str | None = None
     upload_sha256: str | None = None
+    collected_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Instance:
         return cls(row.id, row.sha256, row.size, row.cpv, row.portage_build_id, row.path,
                    row.profile, row.build, dict(row.entry), row.key,
                    KeyInputs.from_json(row.key_inputs), frozenset(row.required_isa),
-                   row.created_at, row.signer, row.upload_sha256)
+                   row.created_at, row.signer, row.upload_sha256, row.collected_at)
 
     def index_entry(self) -> dict[str, str]:
         return {**self.entry, "PATH": self.path}
@@ -92,10 +93,23 @@ class IndexState:
     generation: int
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What one generation of a channel's index listed, and when it was made."""
+
+    profile: str
+    channel: str
+    generation: int
+    at: float
+    instances: frozenset[int]
+
+
 # An instance is published when the build that uploaded it succeeded (or it came from no
 # build), and a key clients trust signed it: a failed or cancelled build's uploads, and
-# files not (yet) signed by a trusted key, are kept but never listed or reused.
+# files not (yet) signed by a trusted key, are kept but never listed or reused. One that
+# `binfarm gc` collected is listed no more, before its file goes.
 _PUBLISHED = and_(
+    instances.c.collected_at.is_(None),
     or_(instances.c.build.is_(None),
         instances.c.build.in_(select(builds.c.id).where(builds.c.state == "succeeded"))),
     instances.c.signer.in_(select(signing_keys.c.fingerprint)
@@ -113,6 +127,12 @@ class Catalog:
         """Record `blob`, the signed copy of an upload, as an instance; an upload stored
         before is returned as it was."""
         existing = self.by_upload(upload_sha256) or self.by_sha256(blob.sha256)
+        if existing is not None and existing.collected_at is not None:
+            # Collected, then built again to the same bytes: the file is back in place.
+            with self.engine.begin() as conn:
+                conn.execute(update(instances).where(instances.c.id == existing.id)
+                             .values(collected_at=None))
+            return self.by_sha256(existing.sha256) or existing
         if existing is not None:
             return existing
         build_id = int(entry["BUILD_ID"]) if entry.get("BUILD_ID") else None
@@ -258,29 +278,71 @@ class Catalog:
         raise NotFound(f"no package {path!r} in this binhost")
 
     def index_state(self, profile: str, channel: str,
-                    entries: list[dict[str, str]]) -> IndexState:
-        """The channel index's TIMESTAMP, moved forward (by at least 1 s) when the entries
-        changed, and its generation, counted up then."""
-        digest = entries_digest(entries)
+                    listed: Sequence[Instance]) -> IndexState:
+        """The channel index's TIMESTAMP, moved forward (by at least 1 s) when what it lists
+        changed, and its generation, counted up then and recorded with what it lists."""
+        digest = entries_digest(i.index_entry() for i in listed)
+        ids = sorted(i.id for i in listed)
         try:
-            return self._advance(profile, channel, digest)
+            return self._advance(profile, channel, digest, ids)
         except IntegrityError:
-            # A concurrent reader created the first row: ours is now an update.
-            return self._advance(profile, channel, digest)
+            # A concurrent reader recorded this change first: ours finds it done.
+            return self._advance(profile, channel, digest, ids)
 
-    def _advance(self, profile: str, channel: str, digest: str) -> IndexState:
+    def _advance(self, profile: str, channel: str, digest: str, ids: list[int]) -> IndexState:
         where = and_(channel_indexes.c.profile == profile, channel_indexes.c.channel == channel)
         with self.engine.begin() as conn:
             row = conn.execute(select(channel_indexes).where(where)).first()
             if row is not None and row.digest == digest:
                 return IndexState(digest, row.timestamp, row.generation)
-            now = int(self.clock())
+            now = self.clock()
             if row is None:
+                state = IndexState(digest, int(now), 1)
                 conn.execute(insert(channel_indexes).values(
-                    profile=profile, channel=channel, digest=digest, timestamp=now,
+                    profile=profile, channel=channel, digest=digest, timestamp=state.timestamp,
                     generation=1))
-                return IndexState(digest, now, 1)
-            timestamp = max(now, row.timestamp + 1)
-            conn.execute(update(channel_indexes).where(where).values(
-                digest=digest, timestamp=timestamp, generation=row.generation + 1))
-            return IndexState(digest, timestamp, row.generation + 1)
+            else:
+                state = IndexState(digest, max(int(now), row.timestamp + 1), row.generation + 1)
+                conn.execute(update(channel_indexes).where(where).values(
+                    digest=digest, timestamp=state.timestamp, generation=state.generation))
+            conn.execute(insert(index_generations).values(
+                profile=profile, channel=channel, generation=state.generation,
+                timestamp=state.timestamp, instances=ids, at=now))
+            return state
+
+    def generations(self, since: float) -> list[Generation]:
+        """Every channel's generations made at or after `since`, and each one's latest
+        whenever it was made."""
+        current = and_(channel_indexes.c.profile == index_generations.c.profile,
+                       channel_indexes.c.channel == index_generations.c.channel)
+        query = select(index_generations).join(channel_indexes, current).where(or_(
+            index_generations.c.at >= since,
+            index_generations.c.generation == channel_indexes.c.generation,
+        )).order_by(index_generations.c.id)
+        with self.engine.connect() as conn:
+            return [Generation(r.profile, r.channel, r.generation, r.at,
+                               frozenset(r.instances)) for r in conn.execute(query)]
+
+    # -- retention -----------------------------------------------------------------------
+
+    def alive(self) -> list[Instance]:
+        """Every instance not collected, published or not, oldest first."""
+        query = select(instances).where(instances.c.collected_at.is_(None)) \
+            .order_by(instances.c.id)
+        with self.engine.connect() as conn:
+            return [Instance.from_row(row) for row in conn.execute(query)]
+
+    def collect(self, ids: Sequence[int]) -> None:
+        """Mark instances collected: no index lists them from now on (their files go
+        next; see retention/)."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(update(instances).where(
+                    instances.c.id.in_(ids[start:start + 500]),
+                    instances.c.collected_at.is_(None)).values(collected_at=now))
+
+    def collected(self) -> list[Instance]:
+        query = select(instances).where(instances.c.collected_at.is_not(None))
+        with self.engine.connect() as conn:
+            return [Instance.from_row(row) for row in conn.execute(query)]

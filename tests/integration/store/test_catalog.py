@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,11 @@ V2 = Viewer(chost="x86_64-pc-linux-gnu", cpu_label="x86-64-v2", cpu_features=V2_
 
 
 def add_instance(catalog: Catalog, blobs: BlobStore, data: bytes, inputs: KeyInputs,
-         needs: frozenset[str] = frozenset({"sse2"})) -> Instance:
+                 needs: frozenset[str] = frozenset({"sse2"}), **entry: str) -> Instance:
     with blobs.receive(1 << 20) as writer:
         writer.write(data)
         blob = blobs.commit(writer)
-        return catalog.add(blob, {"CPV": inputs.cpv, "BUILD_ID": "1"},
+        return catalog.add(blob, {"CPV": inputs.cpv, "BUILD_ID": "1", **entry},
                            key=compute_key(inputs), key_inputs=inputs, required_isa=needs,
                            profile="laptop", build=None, suffix=".gpkg.tar", signer=SIGNER,
                            upload_sha256=f"upload-of-{blob.sha256}"[:64])
@@ -50,9 +51,11 @@ def test_only_what_a_trusted_key_signed_is_listed(catalog: Catalog, engine: Engi
             catalog.find(V2, instance.path)
 
 
-def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: Clock) -> None:
-    one = [{"CPV": "a/b-1", "BUILD_ID": "1"}]
-    two = [*one, {"CPV": "a/c-1", "BUILD_ID": "1"}]
+def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: Clock,
+                                                       tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "store")
+    one = [add_instance(catalog, blobs, b"b", replace(INPUTS, cpv="a/b-1"))]
+    two = [*one, add_instance(catalog, blobs, b"c", replace(INPUTS, cpv="a/c-1"))]
     first = catalog.index_state("laptop", "stable", one)
     assert (first.timestamp, first.generation) == (1_800_000_000, 1)
     clock.now += 3
@@ -64,6 +67,12 @@ def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: 
     # Each channel's index is its own: testing's first generation, stable's left as it was.
     assert catalog.index_state("laptop", "testing", two).generation == 1
     assert catalog.index_state("laptop", "stable", one) == third
+    # Each generation is recorded with what it listed (retention keeps recent ones' files).
+    listed = [(g.channel, g.generation, sorted(g.instances))
+              for g in catalog.generations(since=1_800_000_004)]
+    ids = [i.id for i in two]
+    assert listed == [("stable", 3, ids[:1]), ("testing", 1, ids)]
+    assert len(catalog.generations(since=0)) == 4
 
 
 def test_a_file_is_stored_and_catalogued_once(catalog: Catalog, tmp_path: Path) -> None:

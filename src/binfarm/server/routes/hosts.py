@@ -88,7 +88,8 @@ async def update_host_config(name: str, request: Request, farm: FarmDep, token: 
 def report_host(name: str, body: ReportIn, farm: FarmDep, token: RequesterToken) -> HostOut:
     """What an update did, and what the machine has installed now."""
     _own(farm, name, token)
-    return host_out(farm, farm.enrollment.report(name, body.result, body.installed))
+    binpkgs = {p.cpv: p.md5 for p in body.binpkgs}
+    return host_out(farm, farm.enrollment.report(name, body.result, body.installed, binpkgs))
 
 
 @router.post("/hosts/{name}/canary")
