@@ -126,7 +126,7 @@ class Farm:
         self.signing_keys = SigningKeys(self.engine, self.data_dir / "signing", settings.signing,
                                         clock)
         self.signing_keys.ensure()
-        self.rollout = Rollout(self.engine, clock)
+        self.rollout = Rollout(self.engine, clock, notify=self.queue.notify_requesters)
         self.channels = ChannelViews(self.catalog, self.rollout,
                                      lambda name: self._viewer(self.profiles.get(name)))
         self.retention = Retention(self.engine, self.catalog, self.channels, self.hosts,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builders import ClientPrefix, FarmProcess
+from tests.builders import ClientPrefix, FarmProcess, WebhookReceiver, wait_until
 
 CPV = "app-misc/fastcalc-1.0"
 PROFILE = "host-web1"
@@ -19,7 +19,9 @@ PROFILE = "host-web1"
 
 @pytest.fixture
 def farm(tmp_path: Path) -> Iterator[FarmProcess]:
-    served = FarmProcess(tmp_path / "var", "--example")
+    # Webhooks to loopback allowed: a withdrawal's notice goes to a receiver of the test.
+    served = FarmProcess(tmp_path / "var", "--example",
+                         env={"BINFARM_QUEUE__WEBHOOK_ALLOW": '["127.0.0.0/8"]'})
     yield served
     served.stop()
 
@@ -155,8 +157,24 @@ def test_a_passing_canary_promotes_and_a_failing_check_withdraws(
     reported = stable.binfarm("client", "report", CPV, "--good")
     assert reported.returncode == 0 and f"reported {CPV}" in reported.stdout
 
-    _build(farm, "--env", "LDFLAGS=-Wl,-O1")
-    [second] = _md5s(farm, "testing")
+    receiver = WebhookReceiver()
+    try:
+        _build(farm, "--env", "LDFLAGS=-Wl,-O1", "--webhook", receiver.url,
+               "--requester", "ci-bot")
+        [second] = _md5s(farm, "testing")
+        _check_fails_and_withdraws(farm, canary, stable, tmp_path, first, second)
+        withdrawn = wait_until(
+            lambda: [n for n in receiver.notices if n.get("event") == "withdrawn"], 30,
+            "the requester told of the withdrawal")
+    finally:
+        receiver.close()
+    [notice] = withdrawn
+    assert (notice["requester"], notice["cpv"], notice["by"]) == ("ci-bot", CPV, "host web1")
+    assert "health check failed on web1" in notice["reason"]
+
+
+def _check_fails_and_withdraws(farm: FarmProcess, canary: ClientPrefix, stable: ClientPrefix,
+                               tmp_path: Path, first: str, second: str) -> None:
     bad = _script(tmp_path / "bad.sh", 'echo "fastcalc: 2+2=5"; exit 1')
     failed = canary.binfarm("client", "update", "--binary-only", "--check", str(bad))
     assert "health check failed" in failed.stdout, failed.stdout + failed.stderr

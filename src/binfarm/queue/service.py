@@ -443,10 +443,23 @@ class BuildQueue:
             self._queue_notice(conn, row.id, Requester(row.requester, row.token, row.webhook),
                                build)
 
+    def notify_requesters(self, build_id: int, payload: dict[str, Any]) -> int:
+        """Queue `payload` (with each requester's name) for every requester of the build
+        that gave a webhook: news of what it built after it ended (a withdrawal)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(requests).where(requests.c.build == build_id,
+                                                       requests.c.webhook.is_not(None))).all()
+            for row in rows:
+                conn.execute(insert(notices).values(
+                    request=row.id, url=row.webhook, attempts=0, next_attempt_at=self.clock(),
+                    payload={**payload, "build": build_id, "requester": row.requester}))
+        return len(rows)
+
     def _queue_notice(self, conn: Connection, request_id: int, requester: Requester,
                       build: Build) -> None:
         assert requester.webhook is not None
-        payload = {"build": build.id, "status": build.state.value, "cpv": build.cpv,
+        payload = {"event": "build", "build": build.id, "status": build.state.value,
+                   "cpv": build.cpv,
                    "profile": build.profile, "requester": requester.name,
                    "error": build.error}
         conn.execute(insert(notices).values(request=request_id, url=requester.webhook,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -23,7 +23,7 @@ from binfarm.keys.cpv import cp_of
 from binfarm.rollout.channels import Action, Channel, Event, Membership, fold
 from binfarm.store.catalog import Instance
 
-__all__ = ["Rollout", "Rule", "Verdict", "parse_duration", "show_duration"]
+__all__ = ["Notify", "Rollout", "Rule", "Verdict", "parse_duration", "show_duration"]
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION: Final = re.compile(r"^(\d+)([smhdw]?)$")
@@ -69,10 +69,16 @@ def matches(atom: str, cpv: str) -> bool:
     return atom in (cpv, cp_of(cpv))
 
 
+# Told of a withdrawal: (build id, notice payload); Farm passes the queue's outbox.
+Notify = Callable[[int, dict[str, Any]], object]
+
+
 class Rollout:
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float],
+                 notify: Notify | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        self.notify = notify
 
     # -- the rule ------------------------------------------------------------------------
 
@@ -134,6 +140,12 @@ class Rollout:
         membership = self.membership(profile)
         fresh = [i for i in chosen if i.id not in membership.withdrawn]
         self._record(profile, fresh, Action.WITHDRAW, actor, reason or "by hand")
+        for instance in fresh:
+            if instance.build is not None and self.notify is not None:
+                self.notify(instance.build, {
+                    "event": "withdrawn", "profile": profile, "cpv": instance.cpv,
+                    "instance": instance.path, "sha256": instance.sha256, "by": actor,
+                    "reason": reason or "by hand"})
         return fresh
 
     def rollback(self, profile: str, atom: str, stable: Sequence[Instance],
