@@ -42,6 +42,7 @@ from binfarm.repositories import Repository, RepositoryRegistry
 from binfarm.retention.service import Retention
 from binfarm.rollout.channels import Channel
 from binfarm.rollout.service import Rollout
+from binfarm.rollout.testing import TestRuns
 from binfarm.rollout.views import ChannelViews
 from binfarm.roots.registry import BuildRoot, RootRegistry, check_root_archive
 from binfarm.settings import Settings
@@ -126,7 +127,8 @@ class Farm:
         self.signing_keys = SigningKeys(self.engine, self.data_dir / "signing", settings.signing,
                                         clock)
         self.signing_keys.ensure()
-        self.rollout = Rollout(self.engine, clock, notify=self.queue.notify_requesters)
+        self.rollout = Rollout(self.engine, clock, notify=self.queue.notify_requesters,
+                               run_tests=TestRuns(self.queue, self.wake_workers).request)
         self.channels = ChannelViews(self.catalog, self.rollout,
                                      lambda name: self._viewer(self.profiles.get(name)))
         self.retention = Retention(self.engine, self.catalog, self.channels, self.hosts,
@@ -367,6 +369,9 @@ class Farm:
         stored and served is the farm's signed copy; the upload itself is not kept.
         """
         build = self.queue.check_lease(build_id, worker)
+        if build.tests_instance is not None:
+            raise InvalidInput(f"build {build_id} is a test run (FEATURES=test): what it builds "
+                               "has USE=test and is never stored or served")
         if sha256 is not None and sha256.lower() != writer.sha256:
             raise InvalidInput(f"{filename!r} arrived with SHA-256 {writer.sha256}, the worker "
                                f"sent {sha256.lower()}: damaged in transit")
@@ -439,7 +444,8 @@ class Farm:
         return stored
 
     def finish_build(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:
-        if ok and not self.packages_of(self.queue.get(build_id)):
+        build = self.queue.get(build_id)
+        if ok and build.tests_instance is None and not self.packages_of(build):
             ok, error = False, "the build reported success but uploaded no package"
         build = self.queue.finish(build_id, worker, ok=ok, error=error)
         log.info("build finished build_id=%s state=%s", build_id, build.state)

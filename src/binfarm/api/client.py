@@ -259,10 +259,11 @@ class FarmClient:
         return RolloutRuleOut.model_validate(
             self._call("GET", f"/profiles/{profile}/rollout").json())
 
-    def set_rollout_rule(self, profile: str, soak: str, canaries: int) -> RolloutRuleOut:
+    def set_rollout_rule(self, profile: str, soak: str, canaries: int,
+                         tests: bool) -> RolloutRuleOut:
         return RolloutRuleOut.model_validate(self._call(
             "PUT", f"/profiles/{profile}/rollout",
-            json={"soak": soak, "canaries": canaries}).json())
+            json={"soak": soak, "canaries": canaries, "tests": tests}).json())
 
     def report_canary(self, host: str, installed: dict[str, str], verdict: str,
                       output: str) -> list[InstanceOut]:

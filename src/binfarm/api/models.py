@@ -331,6 +331,9 @@ class BuildOut(BaseModel):
     waiting: str | None = Field(None, description="Why a queued build is not running.")
     stuck: bool = Field(False, description="No registered worker could ever take it: a "
                         "worker that can must register.")
+    tests_instance: int | None = Field(
+        None, description="A test run (FEATURES=test) of the instance with this id: the "
+        "worker packages and uploads nothing.")
     packages: list[InstanceOut] = Field(default_factory=list)
 
 
@@ -362,13 +365,24 @@ class RolloutRuleIn(BaseModel):
                       "stable: 90s, 30m, 24h, 7d, 2w; 0 promotes as builds land.")
     canaries: int = Field(0, ge=0, le=1000, description="Testing hosts whose health check "
                           "must pass first.")
+    tests: bool = Field(False, description="A test run (FEATURES=test) of each instance must "
+                        "pass first.")
+
+
+class PendingOut(BaseModel):
+    instance: InstanceOut
+    waits_for: list[str] = Field(description="What the rule still waits for; empty: it is "
+                                 "promoted at the next look.")
 
 
 class RolloutRuleOut(BaseModel):
     profile: str
     soak_s: int
     canaries: int
+    tests: bool = False
     describe: str
+    pending: list[PendingOut] = Field(default_factory=list, description="Testing's instances "
+                                      "not yet in stable, and what each waits for.")
 
 
 class CanaryReportIn(BaseModel):

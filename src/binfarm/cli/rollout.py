@@ -64,19 +64,29 @@ def rollout_rule(
         help="Time in testing before stable: 30m, 24h, 7d; 0: no wait.")] = None,
     canaries: Annotated[int | None, typer.Option(
         help="Testing hosts whose health check must pass first; 0: none.")] = None,
+    tests: Annotated[bool | None, typer.Option(
+        "--tests/--no-tests",
+        help="A test run (FEATURES=test) of each instance must pass first.")] = None,
 ) -> None:
     """Show or set when the profile's new instances are promoted from testing to stable
-    (with neither, as they land)."""
+    (with none of the options, as they land), and what testing holds that waits."""
     def change(client: FarmClient) -> RolloutRuleOut:
         rule = client.rollout_rule(profile)
-        if soak is None and canaries is None:
+        if soak is None and canaries is None and tests is None:
             return rule
         return client.set_rollout_rule(profile, soak if soak is not None else f"{rule.soak_s}s",
-                                       rule.canaries if canaries is None else canaries)
+                                       rule.canaries if canaries is None else canaries,
+                                       rule.tests if tests is None else tests)
 
     rule = call(ctx, change)
     console.print(f"{profile}: new instances land in testing; {rule.describe}",
                   highlight=False)
+    if rule.pending:
+        table = Table("package", "instance", "waits for")
+        for p in rule.pending:
+            table.add_row(p.instance.cpv, p.instance.path,
+                          "; ".join(p.waits_for) or "nothing: promoted at the next look")
+        console.print(table)
 
 
 def set_host_channel(ctx: typer.Context, name: str, channel: Channel) -> None:

@@ -118,6 +118,9 @@ builds = Table(
     Column("after", JSON),
     # Repository name -> snapshot location: a planned build uses the plan's revision.
     Column("repositories", JSON),
+    # A test run (FEATURES=test) of this instance: it passes or fails, and stores nothing.
+    Column("tests_instance", Integer, ForeignKey("instances.id",
+                                                 name="fk_builds_tests_instance")),
     Index("ix_builds_requester_started", "requester", "started_at"),
     # One active build per key: concurrent identical requests cannot both insert.
     Index("uq_builds_active_key", "key", unique=True,
@@ -247,6 +250,8 @@ rollout_rules = Table(
     Column("profile", String(64), ForeignKey("profiles.name"), primary_key=True),
     Column("soak_s", Integer, nullable=False),
     Column("canaries", Integer, nullable=False),
+    # Promoted only once a test run (FEATURES=test) of the instance passed.
+    Column("tests", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 def _instance_record(name: str, *columns: Column) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -13,10 +14,14 @@ from typing import BinaryIO, Protocol
 
 from binfarm.gentoo.configroot import node_env, pkgdir
 
-__all__ = ["BuildResult", "EmergeTarget", "PrefixTarget", "build_packages", "run_emerge"]
+__all__ = ["BuildResult", "EmergeTarget", "PrefixTarget", "build_packages", "failure_of",
+           "run_emerge"]
 
 _PACKAGE_SUFFIXES = (".gpkg.tar", ".xpak", ".tbz2")
 _POLL_S = 0.5
+# How ebuild.sh's die() reports: " * ERROR: cat/pf::repo failed (test phase):", then the
+# message on lines of its own (" *   2+2=5").
+_DIED = re.compile(r"^ \* ERROR: (\S+) failed \((\w+) phase\):\n((?: \*   .*\n)*)", re.M)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class PrefixTarget:
 def build_packages(
     target: EmergeTarget, atoms: Sequence[str], log: BinaryIO, *, timeout_s: float,
     cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
-    binary_deps_except: Sequence[str] = (),
+    binary_deps_except: Sequence[str] = (), packages: bool = True,
 ) -> BuildResult:
     """Build `atoms` (and what they need) in `target`, writing emerge's output to `log`.
 
@@ -76,10 +81,12 @@ def build_packages(
     children are killed). Returns the binary package files that appeared in the target's
     PKGDIR during the build. `env` overrides the profile (USE=..., CFLAGS=...). With
     `binary_deps_except` (the packages to build), everything else is installed from the
-    target's binhosts when a binary fits, instead of being compiled.
+    target's binhosts when a binary fits, instead of being compiled. Without `packages`,
+    nothing is packaged (a test run).
     """
     before = _packages(target.pkgdir)
-    options = ["--buildpkg", "--oneshot", "--verbose", "--quiet-build=n"]
+    options = ["--buildpkg" if packages else "--buildpkg=n", "--oneshot", "--verbose",
+               "--quiet-build=n"]
     binaries = ["--usepkg", "--binpkg-respect-use=y",
                 f"--usepkg-exclude={' '.join(binary_deps_except)}"] if binary_deps_except else []
     offline = target.offline()
@@ -133,3 +140,18 @@ def run_emerge(
 
 def _packages(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file() and p.name.endswith(_PACKAGE_SUFFIXES)}
+
+
+def failure_of(log: Path) -> str | None:
+    """What the last package that died in the build log said: which one, in which phase, why."""
+    with open(log, "rb") as handle:
+        handle.seek(max(0, log.stat().st_size - (1 << 20)))
+        text = handle.read().decode(errors="replace")
+    died = list(_DIED.finditer(text))
+    if not died:
+        return None
+    last = died[-1]
+    message = " ".join(line.removeprefix(" *   ").strip()
+                       for line in last.group(3).splitlines() if line.strip(" *"))
+    return f"{last.group(1)} failed in its {last.group(2)} phase" + \
+        (f": {message[:500]}" if message else "")

@@ -55,6 +55,8 @@ class Build:
     required_isa: frozenset[str]
     after: tuple[int, ...]
     repositories: dict[str, str]
+    # A test run of this instance: built with FEATURES=test, never packaged.
+    tests_instance: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
@@ -63,7 +65,7 @@ class Build:
                    row.finished_at, row.error, row.log_bytes, dict(row.env or {}),
                    row.requester, row.attempts, row.not_before, row.lease_expires_at,
                    frozenset(row.required_isa or ()), tuple(row.after or ()),
-                   dict(row.repositories or {}))
+                   dict(row.repositories or {}), row.tests_instance)
 
 
 @dataclass(frozen=True)
@@ -89,25 +91,27 @@ class BuildQueue:
     def request(self, *, profile: str, atom: str, cpv: str, key: str,
                 required_isa: frozenset[str], env: dict[str, str], priority: int,
                 requester: Requester, after: tuple[int, ...] = (),
-                repositories: dict[str, str] | None = None) -> Build:
+                repositories: dict[str, str] | None = None,
+                tests_instance: int | None = None) -> Build:
         """Queue a build, or join the active one with the same key (raising its priority).
 
         `after`: builds whose binaries this one needs first; it waits for them.
-        `repositories`: where the repositories it builds from are (a plan's snapshot). The unique
+        `repositories`: where the repositories it builds from are (a plan's snapshot).
+        `tests_instance`: the build is a test run of that instance. The unique
         index on active keys settles a race between identical requests: the loser's
         insert fails, and it joins the winner's build.
         """
         try:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester, after, repositories)
+                                 requester, after, repositories, tests_instance)
         except IntegrityError:
             return self._request(profile, atom, cpv, key, required_isa, env, priority,
-                                 requester, after, repositories)
+                                 requester, after, repositories, tests_instance)
 
     def _request(self, profile: str, atom: str, cpv: str, key: str,
                  required_isa: frozenset[str], env: dict[str, str], priority: int,
                  requester: Requester, after: tuple[int, ...],
-                 repositories: dict[str, str] | None) -> Build:
+                 repositories: dict[str, str] | None, tests_instance: int | None) -> Build:
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(builds.c.id, builds.c.priority)
@@ -125,6 +129,7 @@ class BuildQueue:
                     priority=priority, requested_at=self.clock(), log_bytes=0, env=env or None,
                     requester=requester.name, required_isa=sorted(required_isa), attempts=0,
                     after=sorted(set(after)) or None, repositories=repositories or None,
+                    tests_instance=tests_instance,
                 )).inserted_primary_key[0]
             self._add_requester(conn, build_id, requester)
         return self.get(build_id)

@@ -17,13 +17,14 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from binfarm.db.tables import canary_reports, rollout_events, rollout_rules
+from binfarm.db.tables import builds, canary_reports, rollout_events, rollout_rules
 from binfarm.errors import InvalidInput
 from binfarm.keys.cpv import cp_of
 from binfarm.rollout.channels import Action, Channel, Event, Membership, fold
 from binfarm.store.catalog import Instance
 
-__all__ = ["Notify", "Rollout", "Rule", "Verdict", "parse_duration", "show_duration"]
+__all__ = ["Notify", "Pending", "Rollout", "Rule", "RunTests", "TestRun", "Verdict",
+           "parse_duration", "show_duration"]
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION: Final = re.compile(r"^(\d+)([smhdw]?)$")
@@ -48,15 +49,36 @@ def show_duration(seconds: int) -> str:
 class Rule:
     soak_s: int = 0
     canaries: int = 0
+    # A test run (FEATURES=test) of the instance must pass first.
+    tests: bool = False
 
     def describe(self) -> str:
-        if not (self.soak_s or self.canaries):
+        if not (self.soak_s or self.canaries or self.tests):
             return "promoted as it lands"
         parts = [f"after {show_duration(self.soak_s)} in testing"] if self.soak_s else []
+        if self.tests:
+            parts.append("once its test suite passed (FEATURES=test)")
         if self.canaries:
             parts.append(f"once {self.canaries} testing host{'s' if self.canaries > 1 else ''} "
                          "passed its health check")
         return "promoted " + " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The latest test run of an instance: its build, state and error."""
+
+    build: int
+    state: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An instance in testing, not yet in stable, and what the rule still waits for."""
+
+    instance: Instance
+    waits_for: tuple[str, ...]
 
 
 class Verdict(StrEnum):
@@ -71,14 +93,17 @@ def matches(atom: str, cpv: str) -> bool:
 
 # Told of a withdrawal: (build id, notice payload); Farm passes the queue's outbox.
 Notify = Callable[[int, dict[str, Any]], object]
+# Asked to queue test runs of instances that have none (rollout/testing.py).
+RunTests = Callable[[Sequence[Instance]], object]
 
 
 class Rollout:
     def __init__(self, engine: Engine, clock: Callable[[], float],
-                 notify: Notify | None = None) -> None:
+                 notify: Notify | None = None, run_tests: RunTests | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.notify = notify
+        self.run_tests = run_tests
 
     # -- the rule ------------------------------------------------------------------------
 
@@ -86,7 +111,7 @@ class Rollout:
         with self.engine.connect() as conn:
             row = conn.execute(select(rollout_rules)
                                .where(rollout_rules.c.profile == profile)).first()
-        return Rule(row.soak_s, row.canaries) if row else Rule()
+        return Rule(row.soak_s, row.canaries, row.tests) if row else Rule()
 
     def set_rule(self, profile: str, rule: Rule) -> Rule:
         if rule.soak_s < 0 or rule.canaries < 0:
@@ -95,7 +120,8 @@ class Rollout:
             conn.execute(delete(rollout_rules).where(rollout_rules.c.profile == profile))
             if rule != Rule():
                 conn.execute(insert(rollout_rules).values(profile=profile, soak_s=rule.soak_s,
-                                                          canaries=rule.canaries))
+                                                          canaries=rule.canaries,
+                                                          tests=rule.tests))
         return rule
 
     # -- channels ------------------------------------------------------------------------
@@ -110,16 +136,51 @@ class Rollout:
     def _apply_rule(self, profile: str, candidates: Sequence[Instance]) -> Membership:
         membership = self.membership(profile)
         rule = self.rule(profile)
-        now = self.clock()
-        due = [i for i in candidates if i.id not in membership.promoted
-               and i.id not in membership.withdrawn and now - i.created_at >= rule.soak_s]
-        if rule.canaries:
-            passed = self._passed(profile)
-            due = [i for i in due if passed.get(i.id, 0) >= rule.canaries]
+        due = [p.instance for p in self._waiting(profile, rule, membership, candidates)
+               if not p.waits_for]
         if not due:
             return membership
         self._record(profile, due, Action.PROMOTE, "rule", rule.describe())
         return self.membership(profile)
+
+    def pending(self, profile: str, candidates: Sequence[Instance]) -> list[Pending]:
+        """Testing's instances the rule has not promoted, each with what it waits for."""
+        membership = self._apply_rule(profile, candidates)
+        return self._waiting(profile, self.rule(profile), membership, candidates)
+
+    def _waiting(self, profile: str, rule: Rule, membership: Membership,
+                 candidates: Sequence[Instance]) -> list[Pending]:
+        """For each candidate neither promoted nor withdrawn, what the rule waits for."""
+        now = self.clock()
+        fresh = [i for i in candidates
+                 if i.id not in membership.promoted and i.id not in membership.withdrawn]
+        passed = self._passed(profile) if rule.canaries else {}
+        runs = self.test_runs([i.id for i in fresh]) if rule.tests else {}
+        # Only the newest of each package version and USE is tested: what testing lists.
+        newest = {(i.cpv, i.key_inputs.use): i for i in sorted(fresh, key=lambda i: i.id)}
+        untested = [i for i in newest.values() if rule.tests and i.id not in runs]
+        if untested and self.run_tests is not None:
+            self.run_tests(untested)
+            runs = self.test_runs([i.id for i in fresh])
+        waiting = []
+        for instance in fresh:
+            reasons = []
+            if (age := now - instance.created_at) < rule.soak_s:
+                reasons.append(f"soak: {show_duration(int(rule.soak_s - age))} more")
+            if rule.tests:
+                reasons += _tests_wait(runs.get(instance.id))
+            if (hosts := passed.get(instance.id, 0)) < rule.canaries:
+                reasons.append(f"canaries: {hosts} of {rule.canaries} testing hosts passed")
+            waiting.append(Pending(instance, tuple(reasons)))
+        return waiting
+
+    def test_runs(self, ids: Sequence[int]) -> dict[int, TestRun]:
+        """The latest test run of each of these instances that has one."""
+        query = select(builds.c.id, builds.c.tests_instance, builds.c.state, builds.c.error) \
+            .where(builds.c.tests_instance.in_(sorted(ids))).order_by(builds.c.id)
+        with self.engine.connect() as conn:
+            return {r.tests_instance: TestRun(r.id, r.state, r.error)
+                    for r in conn.execute(query)}
 
     def membership(self, profile: str) -> Membership:
         return fold(self.history(profile))
@@ -215,6 +276,16 @@ class Rollout:
             conn.execute(insert(rollout_events), [
                 {"profile": profile, "instance": i.id, "action": action.value, "actor": actor,
                  "reason": reason, "at": now} for i in chosen])
+
+
+def _tests_wait(run: TestRun | None) -> list[str]:
+    if run is None:
+        return ["tests: no test run yet"]
+    if run.state == "succeeded":
+        return []
+    if run.state in ("failed", "cancelled"):
+        return [f"tests {run.state} in build {run.build}: {run.error or 'no reason given'}"]
+    return [f"tests: build {run.build} {run.state}"]
 
 
 def _names(chosen: Sequence[Instance]) -> str:

@@ -11,7 +11,7 @@ from typing import Final
 
 from binfarm.errors import InvalidInput, NotFound
 from binfarm.rollout.channels import Channel, Event
-from binfarm.rollout.service import Rollout, Verdict, matches
+from binfarm.rollout.service import Pending, Rollout, Verdict, matches
 from binfarm.store.catalog import Catalog, Instance, Viewer
 
 __all__ = ["ChannelViews", "Entry"]
@@ -45,6 +45,10 @@ class ChannelViews:
         if not self.rollout.members(profile, channel, [instance]):
             raise NotFound(f"no package {path!r} in this binhost")
         return instance
+
+    def pending(self, profile: str) -> list[Pending]:
+        """What testing lists that stable does not yet, and what each waits for."""
+        return self.rollout.pending(profile, self.listed(profile, Channel.TESTING))
 
     def promote(self, profile: str, ref: str, actor: str) -> list[Instance]:
         """Promote an instance, or testing's current instances of an atom, to stable."""

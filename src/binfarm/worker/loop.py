@@ -18,7 +18,7 @@ from typing import TypeVar
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
 from binfarm.errors import BinfarmError, Conflict, Unavailable
-from binfarm.gentoo.emerge import build_packages
+from binfarm.gentoo.emerge import build_packages, failure_of
 from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BuildRoots
@@ -125,9 +125,11 @@ class Worker:
             try:
                 with roots.prepare(build.profile, log_file, pinned=build.repositories,
                                    cancel=cancel) as target:
+                    # A test run (USE=test, FEATURES=test) packages nothing: never served.
                     result = build_packages(target, [f"={build.cpv}"], log_file,
                                             env=build.env, timeout_s=self.build_timeout_s,
-                                            cancel=cancel, binary_deps_except=[cp_of(build.cpv)])
+                                            cancel=cancel, binary_deps_except=[cp_of(build.cpv)],
+                                            packages=build.tests_instance is None)
                     if result.ok and not lost.is_set():
                         # Inside the `with`: a chroot build's PKGDIR goes when it ends.
                         for package in result.packages:
@@ -141,7 +143,9 @@ class Worker:
         if result.timed_out:
             return False, f"emerge took longer than {self.build_timeout_s:.0f} s"
         if not result.ok:
-            return False, f"emerge exited with status {result.returncode}"
+            died = failure_of(log_path)
+            return False, f"emerge exited with status {result.returncode}" + \
+                (f": {died}" if died else "")
         return True, None
 
     def _heartbeat(self, build_id: int, lost: threading.Event, stop: threading.Event) -> None:

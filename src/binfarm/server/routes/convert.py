@@ -141,6 +141,6 @@ def build_out(build: Build, packages: list[Instance] | None = None,
         log_bytes=build.log_bytes, priority=build.priority, env=build.env,
         requester=build.requester, requesters=requesters, attempts=build.attempts,
         repositories=build.repositories, waiting=waiting.reason if waiting else None,
-        stuck=waiting.stuck if waiting else False,
+        stuck=waiting.stuck if waiting else False, tests_instance=build.tests_instance,
         packages=[instance_out(i) for i in packages or []],
     )

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query
 from binfarm.api.models import (
     InstanceOut,
     InstanceRefIn,
+    PendingOut,
     RollbackIn,
     RolledBackOut,
     RolloutEventOut,
     RolloutRuleIn,
     RolloutRuleOut,
 )
+from binfarm.farm import Farm
 from binfarm.rollout.service import Rule, parse_duration
 from binfarm.server.deps import AdminToken, FarmDep, ReaderToken
 from binfarm.server.routes.convert import instance_out
@@ -24,15 +26,19 @@ __all__ = ["router"]
 router = APIRouter(prefix="/profiles/{name}", tags=["rollout"])
 
 
-def _rule_out(name: str, rule: Rule) -> RolloutRuleOut:
+def _rule_out(farm: Farm, name: str, rule: Rule) -> RolloutRuleOut:
+    pending = [PendingOut(instance=instance_out(p.instance), waits_for=list(p.waits_for))
+               for p in farm.channels.pending(name)]
     return RolloutRuleOut(profile=name, soak_s=rule.soak_s, canaries=rule.canaries,
-                          describe=rule.describe())
+                          tests=rule.tests, describe=rule.describe(), pending=pending)
 
 
 @router.get("/rollout")
 def get_rollout_rule(name: str, farm: FarmDep, token: ReaderToken) -> RolloutRuleOut:
+    """The promotion rule, and what testing holds that stable does not yet, waiting for
+    what (a failed test run says why)."""
     token.may_read(name)
-    return _rule_out(name, farm.rollout.rule(farm.profiles.get(name).name))
+    return _rule_out(farm, name, farm.rollout.rule(farm.profiles.get(name).name))
 
 
 @router.put("/rollout")
@@ -40,8 +46,8 @@ def set_rollout_rule(name: str, body: RolloutRuleIn, farm: FarmDep,
                      _token: AdminToken) -> RolloutRuleOut:
     """When an instance in testing is promoted to stable."""
     profile = farm.profiles.get(name)
-    rule = Rule(parse_duration(body.soak), body.canaries)
-    return _rule_out(name, farm.rollout.set_rule(profile.name, rule))
+    rule = Rule(parse_duration(body.soak), body.canaries, body.tests)
+    return _rule_out(farm, name, farm.rollout.set_rule(profile.name, rule))
 
 
 @router.post("/promote")

@@ -1,5 +1,6 @@
-"""retention: what each index generation listed, pins, collected instances, what hosts
-installed from binaries; a build's requesters can be told more than once (a withdrawal)
+"""retention and tests: what each index generation listed, pins, collected instances, what
+hosts installed from binaries; a build's requesters can be told more than once (a
+withdrawal); test runs of instances, and a promotion rule that waits for them
 
 Revision ID: 0011
 Revises: 0010
@@ -56,9 +57,21 @@ def upgrade() -> None:
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("binpkgs", sa.JSON()))
     _unique_request(drop=True)
+    with op.batch_alter_table("builds", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tests_instance", sa.Integer(),
+                                      sa.ForeignKey("instances.id",
+                                                    name="fk_builds_tests_instance")))
+    with op.batch_alter_table("rollout_rules", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tests", sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rollout_rules", schema=None) as batch_op:
+        batch_op.drop_column("tests")
+    with op.batch_alter_table("builds", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_builds_tests_instance", type_="foreignkey")
+        batch_op.drop_column("tests_instance")
     op.execute("DELETE FROM notices WHERE id NOT IN "
                "(SELECT MIN(id) FROM notices GROUP BY request)")
     _unique_request(drop=False)

@@ -1,0 +1,102 @@
+"""The tests gate with real emerge: a profile whose rule asks for tests promotes an instance
+once a test run (FEATURES=test, a build of its own that packages nothing) passed; a package
+whose test suite fails stays in testing, and the rule says why. No USE=test binary is ever
+listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.builders import FarmProcess, wait_until
+
+_INSTALL = 'S="${WORKDIR}"\nsrc_install() { insinto /usr/share/${PN}; newins - x <<<x; }\n'
+_EBUILDS = {
+    # IUSE=test: its test run's key differs from its build's (USE=test).
+    "app-misc/sound-1.0": 'IUSE="test"\nRESTRICT="!test? ( test )"\n'
+                          'src_test() { [[ $(( 2 + 2 )) == 4 ]] || die "2+2 is not 4"; }\n',
+    # No IUSE=test: FEATURES=test runs src_test all the same, the build key is unchanged.
+    "app-misc/cracked-1.0": 'src_test() { die "2+2=5"; }\n',
+}
+
+
+def _repo(base: Path) -> Path:
+    repo = base / "gate"
+    (repo / "profiles" / "base").mkdir(parents=True)
+    (repo / "metadata").mkdir()
+    (repo / "profiles" / "repo_name").write_text("gate\n")
+    (repo / "profiles" / "categories").write_text("app-misc\n")
+    (repo / "profiles" / "base" / "make.defaults").write_text(
+        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
+    (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
+    for cpv, body in _EBUILDS.items():
+        cp, pv = cpv.rsplit("-", 1)
+        (repo / cp).mkdir(parents=True)
+        (repo / cp / f"{cp.split('/')[1]}-{pv}.ebuild").write_text(
+            f'EAPI=8\nSLOT="0"\nLICENSE="MIT"\nKEYWORDS="amd64"\n{body}{_INSTALL}')
+    return repo
+
+
+def _tree(base: Path, repo: Path) -> Path:
+    tree = base / "gate-tree"
+    (tree / "repos.conf").mkdir(parents=True)
+    (tree / "make.conf").write_text('CFLAGS="-O2 -pipe"\nACCEPT_LICENSE="*"\n')
+    (tree / "repos.conf" / "gate.conf").write_text(
+        f"[DEFAULT]\nmain-repo = gate\n\n[gate]\nlocation = {repo}\n")
+    (tree / "make.profile").symlink_to(repo / "profiles" / "base")
+    return tree
+
+
+def _listed(farm: FarmProcess, channel: str) -> dict[str, str]:
+    """{CPV: USE} of what the gate profile's channel lists."""
+    suffix = "" if channel == "stable" else f"/{channel}"
+    text = httpx.get(f"{farm.url}/binhost/gate{suffix}/Packages", headers=farm.auth).text
+    blocks = [dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+              for block in text.split("\n\n")]
+    return {b["CPV"]: b.get("USE", "") for b in blocks if "CPV" in b}
+
+
+def _request(farm: FarmProcess, atom: str) -> None:
+    done = farm.cli("request", atom, "--profile", "gate", "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_passing_test_run_promotes_and_a_failing_one_holds_and_says_why(
+    example_farm: FarmProcess, tmp_path: Path,
+) -> None:
+    farm = example_farm
+    repo = _repo(tmp_path)
+    assert farm.cli("repo", "add", "gate", str(repo)).returncode == 0
+    added = farm.cli("profile", "add", "gate", str(_tree(tmp_path, repo)))
+    assert added.returncode == 0, added.stderr
+    ruled = farm.cli("profile", "rollout", "gate", "--tests")
+    said = " ".join(ruled.stdout.split())
+    assert ruled.returncode == 0 and "once its test suite passed (FEATURES=test)" in said, said
+
+    _request(farm, "app-misc/sound")
+    assert "app-misc/sound-1.0" in _listed(farm, "testing")  # this read queued its test run
+    wait_until(lambda: "app-misc/sound-1.0" in _listed(farm, "stable"), 300,
+               "sound promoted once its test run passed")
+    builds = [json.loads(line) for line in farm.cli("builds", "--json").stdout.splitlines()]
+    [run] = [b for b in builds if b["package"] == "app-misc/sound-1.0"
+             and "test" in b["env"].get("FEATURES", "")]
+    assert run["state"] == "succeeded", run
+
+    _request(farm, "app-misc/cracked")
+    assert "app-misc/cracked-1.0" in _listed(farm, "testing")
+
+    def failed() -> str | None:
+        rule = httpx.get(f"{farm.url}/api/v1/profiles/gate/rollout", headers=farm.auth).json()
+        said = [w for p in rule["pending"] for w in p["waits_for"]
+                if p["instance"]["cpv"] == "app-misc/cracked-1.0"]
+        return next((w for w in said if w.startswith("tests failed in build")), None)
+
+    said = wait_until(failed, 300, "the cracked package's test run failed")
+    assert said.endswith("app-misc/cracked-1.0::gate failed in its test phase: 2+2=5"), said
+    shown = farm.cli("profile", "rollout", "gate")
+    assert shown.returncode == 0 and "waits for" in shown.stdout, shown.stdout
+    assert "app-misc/cracked-1.0" not in _listed(farm, "stable")
+    for channel in ("testing", "stable"):
+        assert all("test" not in use.split() for use in _listed(farm, channel).values())
