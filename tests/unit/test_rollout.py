@@ -26,6 +26,7 @@ def test_the_rule_says_what_promotes() -> None:
     assert show_duration(86400) == "1d" and show_duration(90) == "90s"
     assert Rule(86400, 2).describe() == ("promoted after 1d in testing and once 2 testing "
                                          "hosts passed its health check")
+    assert Rule(tests=True).describe() == "promoted once its test suite passed (FEATURES=test)"
 
 
 def _event(n: int, instance: int, action: Action) -> Event:

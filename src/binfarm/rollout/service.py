@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from binfarm.db.tables import builds, canary_reports, rollout_events, rollout_rules
 from binfarm.errors import InvalidInput
@@ -79,6 +79,8 @@ class Pending:
 
     instance: Instance
     waits_for: tuple[str, ...]
+    # What the rule found already (the evidence a promotion by rule records).
+    found: tuple[str, ...] = ()
 
 
 class Verdict(StrEnum):
@@ -136,11 +138,14 @@ class Rollout:
     def _apply_rule(self, profile: str, candidates: Sequence[Instance]) -> Membership:
         membership = self.membership(profile)
         rule = self.rule(profile)
-        due = [p.instance for p in self._waiting(profile, rule, membership, candidates)
+        due = [p for p in self._waiting(profile, rule, membership, candidates)
                if not p.waits_for]
         if not due:
             return membership
-        self._record(profile, due, Action.PROMOTE, "rule", rule.describe())
+        for p in due:
+            evidence = f": {'; '.join(p.found)}" if p.found else ""
+            self._record(profile, [p.instance], Action.PROMOTE, "rule",
+                         rule.describe() + evidence)
         return self.membership(profile)
 
     def pending(self, profile: str, candidates: Sequence[Instance]) -> list[Pending]:
@@ -164,14 +169,25 @@ class Rollout:
             runs = self.test_runs([i.id for i in fresh])
         waiting = []
         for instance in fresh:
-            reasons = []
-            if (age := now - instance.created_at) < rule.soak_s:
+            reasons, found = [], []
+            age = now - instance.created_at
+            if age < rule.soak_s:
                 reasons.append(f"soak: {show_duration(int(rule.soak_s - age))} more")
+            elif rule.soak_s:
+                found.append(f"{show_duration(int(age))} in testing")
             if rule.tests:
-                reasons += _tests_wait(runs.get(instance.id))
-            if (hosts := passed.get(instance.id, 0)) < rule.canaries:
-                reasons.append(f"canaries: {hosts} of {rule.canaries} testing hosts passed")
-            waiting.append(Pending(instance, tuple(reasons)))
+                run = runs.get(instance.id)
+                if run is not None and run.state == "succeeded":
+                    found.append(f"test run passed in build {run.build}")
+                else:
+                    reasons.append(_tests_wait(run))
+            hosts = passed.get(instance.id, [])
+            if len(hosts) < rule.canaries:
+                reasons.append(f"canaries: {len(hosts)} of {rule.canaries} testing hosts "
+                               "passed")
+            elif rule.canaries:
+                found.append(f"health check passed on {', '.join(hosts)}")
+            waiting.append(Pending(instance, tuple(reasons), tuple(found)))
         return waiting
 
     def test_runs(self, ids: Sequence[int]) -> dict[int, TestRun]:
@@ -249,16 +265,18 @@ class Rollout:
             self.withdraw(profile, [instance], f"host {host}",
                           f"health check failed on {host}: {tail[0][:200]}")
 
-    def _passed(self, profile: str) -> dict[int, int]:
-        """How many testing hosts passed each instance's health check."""
-        query = select(canary_reports.c.instance,
-                       func.count(func.distinct(canary_reports.c.host))).where(
+    def _passed(self, profile: str) -> dict[int, list[str]]:
+        """The testing hosts that passed each instance's health check."""
+        query = select(canary_reports.c.instance, canary_reports.c.host).where(
             canary_reports.c.profile == profile,
             canary_reports.c.verdict == Verdict.PASSED.value,
             canary_reports.c.channel == Channel.TESTING.value,
-        ).group_by(canary_reports.c.instance)
+        ).distinct().order_by(canary_reports.c.instance, canary_reports.c.host)
+        passed: dict[int, list[str]] = {}
         with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
+            for instance, host in conn.execute(query):
+                passed.setdefault(instance, []).append(host)
+        return passed
 
     def history(self, profile: str) -> list[Event]:
         query = select(rollout_events).where(rollout_events.c.profile == profile) \
@@ -278,14 +296,12 @@ class Rollout:
                  "reason": reason, "at": now} for i in chosen])
 
 
-def _tests_wait(run: TestRun | None) -> list[str]:
+def _tests_wait(run: TestRun | None) -> str:
     if run is None:
-        return ["tests: no test run yet"]
-    if run.state == "succeeded":
-        return []
+        return "tests: no test run yet"
     if run.state in ("failed", "cancelled"):
-        return [f"tests {run.state} in build {run.build}: {run.error or 'no reason given'}"]
-    return [f"tests: build {run.build} {run.state}"]
+        return f"tests {run.state} in build {run.build}: {run.error or 'no reason given'}"
+    return f"tests: build {run.build} {run.state}"
 
 
 def _names(chosen: Sequence[Instance]) -> str:

@@ -37,7 +37,10 @@ class Destinations:
 
     def check_url(self, url: str) -> str:
         """`url`, if it is http(s) and every address its host resolves to may be posted to."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "http://[": an unclosed IPv6 bracket
+            raise InvalidInput(f"webhook {url!r} is not a URL: {exc}") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"a webhook is an http:// or https:// URL, not {parts.scheme!r}")
         try:

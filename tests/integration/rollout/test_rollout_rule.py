@@ -31,6 +31,9 @@ def test_soak_then_canaries_promote_and_a_failed_check_withdraws(
 
     assert [i.id for i in views.listed("laptop", Channel.TESTING)] == [new.id]
     assert views.listed("laptop", Channel.STABLE) == []
+    [waiting] = views.pending("laptop")
+    assert (waiting.instance.id, waiting.waits_for) == (
+        new.id, ("soak: 1h more", "canaries: 0 of 1 testing hosts passed"))
     clock.now += HOUR
     assert views.listed("laptop", Channel.STABLE) == []  # soaked, but no canary yet
     rollout.report("laptop", "web1", Channel.TESTING, old, Verdict.PASSED, "ok")
@@ -42,6 +45,9 @@ def test_soak_then_canaries_promote_and_a_failed_check_withdraws(
     events = [(e.instance, e.action, e.actor) for e in rollout.history("laptop")]
     assert events == [(old.id, Action.PROMOTE, "rule"),
                       (new.id, Action.WITHDRAW, "host web1")]
+    assert rollout.history("laptop")[0].reason == (
+        "promoted after 1h in testing and once 1 testing host passed its health check: "
+        "1h in testing; health check passed on web1")  # the evidence
     assert rollout.history("laptop")[1].reason == "health check failed on web1: segfault"
     assert rollout.rule("laptop").describe() == ("promoted after 1h in testing and once 1 "
                                                  "testing host passed its health check")

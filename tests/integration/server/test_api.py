@@ -24,7 +24,8 @@ OPERATION_IDS = {
     "binhost_credential", "move_host", "remove_repository", "get_public_keys",
     "list_signing_keys", "rotate_signing_key", "import_signing_key", "retire_signing_key",
     "get_rollout_rule", "set_rollout_rule", "promote", "withdraw", "rollback",
-    "rollout_history", "set_host_channel", "report_canary",
+    "rollout_history", "set_host_channel", "report_canary", "collect_garbage", "list_pins",
+    "pin", "unpin", "store_usage",
 }
 
 

@@ -49,6 +49,12 @@ def test_a_webhook_to_an_inside_address_is_refused_unless_allowed(tmp_path: Path
         .destinations.check_url(url) == url
 
 
+@pytest.mark.parametrize("url", ["http://[", "ftp://example.org/x", "http:///x"])
+def test_a_webhook_that_is_no_http_url_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InvalidInput, match="not"):
+        _farm(tmp_path).destinations.check_url(url)
+
+
 @pytest.fixture
 def drip() -> Iterator[str]:
     """A receiver that accepts and then answers one byte every half second, forever."""
