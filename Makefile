@@ -10,9 +10,10 @@ STAMP := $(VENV)/.installed
 # benchmark runs its own nginx on 127.0.0.1).
 setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
-		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null || \
+		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null \
+		&& command -v rsync >/dev/null && command -v wrk >/dev/null || \
 		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		zstd pax-utils wget bubblewrap debootstrap nginx >/dev/null; }
+		zstd pax-utils wget bubblewrap debootstrap nginx rsync wrk >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

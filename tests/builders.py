@@ -276,9 +276,9 @@ class ClientPrefix:
         world.parent.mkdir(parents=True, exist_ok=True)
         world.write_text("".join(f"{atom}\n" for atom in atoms))
 
-    def emerge(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def emerge(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["emerge", "--ask=n", "--color=n", *args], capture_output=True,
-                              text=True, env=self.env(), timeout=600, check=False)
+                              text=True, env={**self.env(), **env}, timeout=600, check=False)
 
     def run(self, program: str, stdin: str = "") -> str:
         done = subprocess.run([str(self.root / "usr" / "bin" / program)], input=stdin,

@@ -5,7 +5,6 @@ The server calls these methods and nothing below them; `binfarm serve` builds on
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -35,6 +34,9 @@ from binfarm.profiles.archive import (
 )
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
+from binfarm.publish.indexes import BuiltIndex, Indexes
+from binfarm.publish.publisher import Publisher
+from binfarm.publish.tree import PublishedTree
 from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, BuildQueue, Requester
 from binfarm.queue.workers import WorkerInfo, WorkerRegistry
@@ -50,12 +52,12 @@ from binfarm.signing.keys import SigningKeys
 from binfarm.signing.resign import Resigning
 from binfarm.store.blobs import BlobStore, BlobWriter, file_digests
 from binfarm.store.catalog import GPKG_SUFFIX, Catalog, Instance, Viewer
-from binfarm.store.index import render_index
+from binfarm.store.changes import Changes
 from binfarm.tokens import Role, Token, TokenStore
 from binfarm.trust.destinations import Destinations
 from binfarm.trust.overrides import check_env
 
-__all__ = ["BinhostIndex", "Explanation", "Farm", "InstanceVerdict"]
+__all__ = ["Explanation", "Farm", "InstanceVerdict"]
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +82,6 @@ class Explanation:
     instances: list[InstanceVerdict]
 
 
-@dataclass(frozen=True)
-class BinhostIndex:
-    text: str
-    gzipped: bytes
-    timestamp: int
-    digest: str
-
-
 def _write_secret(path: Path, secret: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -106,7 +100,8 @@ class Farm:
         self.engine = open_engine(settings.database_url)
         self.helper = PortageHelper(settings.portage.helper_timeout_s)
         self.blobs = BlobStore(self.data_dir / "store")
-        self.catalog = Catalog(self.engine, clock)
+        self.changes = Changes()
+        self.catalog = Catalog(self.engine, clock, self.changes)
         self.workers = WorkerRegistry(self.engine, clock, settings.queue)
         self.queue = BuildQueue(self.engine, clock, settings.queue, self.workers)
         # Moved by every request: a long-polling lease looks again at once.
@@ -128,9 +123,17 @@ class Farm:
                                         clock)
         self.signing_keys.ensure()
         self.rollout = Rollout(self.engine, clock, notify=self.queue.notify_requesters,
-                               run_tests=TestRuns(self.queue, self.wake_workers).request)
+                               run_tests=TestRuns(self.queue, self.wake_workers).request,
+                               changes=self.changes)
         self.channels = ChannelViews(self.catalog, self.rollout,
                                      lambda name: self._viewer(self.profiles.get(name)))
+        self.indexes = Indexes(self.channels, self.catalog, self._index_header, self.changes,
+                               clock)
+        self.publisher = Publisher(
+            self.indexes, PublishedTree(self.data_dir / "published", self.blobs,
+                                        copy=settings.publish.copy_files,
+                                        grace_s=settings.publish.grace_s),
+            lambda: [p.name for p in self.profiles.list()], clock)
         self.retention = Retention(self.engine, self.catalog, self.channels, self.hosts,
                                    self.blobs, lambda: [p.name for p in self.profiles.list()],
                                    clock)
@@ -454,16 +457,13 @@ class Farm:
     # -- binhost -----------------------------------------------------------------------
 
     def binhost_index(self, profile_name: str,
-                      channel: Channel = Channel.STABLE) -> BinhostIndex:
-        profile = self.profiles.get(profile_name)
-        listed = self.channels.listed(profile.name, channel)
-        entries = [i.index_entry() for i in listed]
-        state = self.catalog.index_state(profile.name, channel, listed)
-        header = {"ARCH": profile.info.arch, "CHOST": profile.info.chost,
-                  "ACCEPT_KEYWORDS": profile.info.accept_keywords}
-        text = render_index(header, entries, timestamp=state.timestamp)
-        return BinhostIndex(text, gzip.compress(text.encode(), mtime=0), state.timestamp,
-                            state.digest)
+                      channel: Channel = Channel.STABLE) -> BuiltIndex:
+        """The channel's index, from the cache while nothing it lists changed."""
+        return self.indexes.get(self.profiles.get(profile_name).name, channel)
+
+    def _index_header(self, profile_name: str) -> dict[str, str]:
+        info = self.profiles.get(profile_name).info
+        return {"ARCH": info.arch, "CHOST": info.chost, "ACCEPT_KEYWORDS": info.accept_keywords}
 
     def binhost_file(self, profile_name: str, path: str,
                      channel: Channel = Channel.STABLE) -> Instance:

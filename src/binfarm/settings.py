@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_SERVER",
     "ClientEnvironment",
     "PortageSettings",
+    "PublishSettings",
     "QueueSettings",
     "ServerSettings",
     "Settings",
@@ -139,6 +140,16 @@ class _FarmEnvironment(EnvSettingsSource):
         return value, key, is_complex
 
 
+class PublishSettings(BaseModel):
+    enabled: bool = Field(True, description="`serve` keeps <data_dir>/published/ up to date "
+                          "(a plain tree per profile and channel for nginx, NFS, rsync, FTP).")
+    grace_s: float = Field(3600.0, description="How long a generation no longer current is "
+                           "kept: a client part way through an emerge may still read it.")
+    copy_files: bool = Field(False, description="Copy package files into the published tree when "
+                       "it is on another filesystem than the store (instead of refusing; "
+                       "hard links cost no space, copies do).")
+
+
 class Settings(BaseSettings):
     """The farm's settings; `data_dir` holds the database, store, logs and build roots."""
 
@@ -152,6 +163,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     portage: PortageSettings = Field(default_factory=PortageSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     @field_validator("data_dir")
     @classmethod

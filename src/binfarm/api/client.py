@@ -31,6 +31,7 @@ from binfarm.api.models import (
     PinOut,
     PlanOut,
     ProfileOut,
+    PublishedOut,
     RepositoryOut,
     RolledBackOut,
     RolloutEventOut,
@@ -307,6 +308,13 @@ class FarmClient:
 
     def store_usage(self) -> UsageOut:
         return UsageOut.model_validate(self._call("GET", "/store/usage").json())
+
+    def publish(self) -> list[PublishedOut]:
+        return [PublishedOut.model_validate(p) for p in self._call("POST", "/publish").json()]
+
+    def nginx_config(self, listen: str, farm_url: str) -> str:
+        return self._call("GET", "/publish/nginx",
+                          params={"listen": listen, "farm_url": farm_url}).text
 
     def lease(self, worker: str, wait_s: float = 0.0) -> BuildOut | None:
         """The next build, waiting up to `wait_s` on the server (the timeout allows it)."""

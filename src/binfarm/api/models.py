@@ -470,3 +470,14 @@ class UsageOut(BaseModel):
     by_package: list[UsageRowOut]
     by_channel: list[UsageRowOut] = Field(description="Named profile/channel: what it lists.")
     disk_bytes: int
+
+
+class PublishedOut(BaseModel):
+    profile: str
+    channel: str
+    generation: int
+    timestamp: int
+    packages: int
+    directory: str = Field(description="The generation's directory; `current` beside it "
+                           "points at it.")
+    created: bool = Field(description="False: that generation was published already.")

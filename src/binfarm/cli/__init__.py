@@ -14,6 +14,7 @@ from binfarm.cli import (
     client,
     keys,
     profile,
+    publish,
     repos,
     rollout,
     roots,
@@ -61,6 +62,7 @@ app.command("promote")(rollout.promote)
 app.command("withdraw")(rollout.withdraw)
 app.command("rollback")(rollout.rollback)
 app.command("history")(rollout.history)
+app.command("publish")(publish.publish)
 app.command("gc")(store.collect_garbage)
 app.command("pin")(store.pin)
 app.command("unpin")(store.unpin)

@@ -89,14 +89,23 @@ def serve(
                                args=(server, settings, farm, names, stop))
     notices = threading.Thread(target=NoticeDispatcher(farm).run, args=(stop,),
                                name="notices", daemon=True)
+    publisher = threading.Thread(target=farm.publisher.run, args=(stop,), name="publisher",
+                                 daemon=True)
+    if settings.publish.enabled:
+        farm.publisher.tree.check_filesystem()  # refused before serving, not in a thread
     starter.start()
     notices.start()
+    if settings.publish.enabled:
+        publisher.start()
     try:
         server.run()
     finally:
         stop.set()  # the workers' builds are killed (their whole process groups)
+        farm.changes.bump()  # wakes the publisher, which sees `stop`
         starter.join(timeout=30)
         notices.join(timeout=30)
+        if publisher.is_alive():
+            publisher.join(timeout=30)
         for name in names:
             if requeued := farm.queue.requeue_worker(name):
                 log.info("requeued %s builds of worker=%s at shutdown", requeued, name)

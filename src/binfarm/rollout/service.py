@@ -9,6 +9,7 @@ lands at once (a farm's first users expect a build to reach their machines).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from binfarm.errors import InvalidInput
 from binfarm.keys.cpv import cp_of
 from binfarm.rollout.channels import Action, Channel, Event, Membership, fold
 from binfarm.store.catalog import Instance
+from binfarm.store.changes import Changes
 
 __all__ = ["Notify", "Pending", "Rollout", "Rule", "RunTests", "TestRun", "Verdict",
            "parse_duration", "show_duration"]
@@ -101,11 +103,13 @@ RunTests = Callable[[Sequence[Instance]], object]
 
 class Rollout:
     def __init__(self, engine: Engine, clock: Callable[[], float],
-                 notify: Notify | None = None, run_tests: RunTests | None = None) -> None:
+                 notify: Notify | None = None, run_tests: RunTests | None = None,
+                 changes: Changes | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.notify = notify
         self.run_tests = run_tests
+        self.changes = changes or Changes()
 
     # -- the rule ------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class Rollout:
                 conn.execute(insert(rollout_rules).values(profile=profile, soak_s=rule.soak_s,
                                                           canaries=rule.canaries,
                                                           tests=rule.tests))
+        self.changes.bump()
         return rule
 
     # -- channels ------------------------------------------------------------------------
@@ -147,6 +152,17 @@ class Rollout:
             self._record(profile, [p.instance], Action.PROMOTE, "rule",
                          rule.describe() + evidence)
         return self.membership(profile)
+
+    def soak_ends(self, profile: str, candidates: Sequence[Instance]) -> float:
+        """The first moment one of `candidates` still soaking has soaked (infinity: none)."""
+        rule = self.rule(profile)
+        if not rule.soak_s:
+            return math.inf
+        membership = self.membership(profile)
+        now = self.clock()
+        return min((i.created_at + rule.soak_s for i in candidates
+                    if i.id not in membership.promoted and i.id not in membership.withdrawn
+                    and now - i.created_at < rule.soak_s), default=math.inf)
 
     def pending(self, profile: str, candidates: Sequence[Instance]) -> list[Pending]:
         """Testing's instances the rule has not promoted, each with what it waits for."""
@@ -260,6 +276,7 @@ class Rollout:
             conn.execute(insert(canary_reports).values(
                 profile=profile, instance=instance.id, host=host, channel=channel.value,
                 verdict=verdict.value, output=output, at=self.clock()))
+        self.changes.bump()
         if verdict == Verdict.FAILED:
             tail = output.strip().splitlines()[-1:] or ["no output"]
             self.withdraw(profile, [instance], f"host {host}",
@@ -294,6 +311,7 @@ class Rollout:
             conn.execute(insert(rollout_events), [
                 {"profile": profile, "instance": i.id, "action": action.value, "actor": actor,
                  "reason": reason, "at": now} for i in chosen])
+        self.changes.bump()
 
 
 def _tests_wait(run: TestRun | None) -> str:

@@ -4,6 +4,7 @@ that name instances by atom or by instance (SHA-256 prefix or PATH)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +35,20 @@ class ChannelViews:
 
     def listed(self, profile: str, channel: Channel) -> list[Instance]:
         """What the channel's index lists: one instance per package version and USE."""
-        return self.catalog.visible_to(
-            self.viewer(profile),
-            among=lambda fitting: self.rollout.members(profile, channel, fitting))
+        return self.listed_until(profile, channel)[0]
+
+    def listed_until(self, profile: str, channel: Channel) -> tuple[list[Instance], float]:
+        """What the channel lists, and until when at the latest: the moment a soak time
+        ends, when the rule may promote what it did not before (infinity: no such
+        moment)."""
+        ends = [math.inf]
+
+        def among(fitting: list[Instance]) -> list[Instance]:
+            members = self.rollout.members(profile, channel, fitting)
+            ends.append(self.rollout.soak_ends(profile, fitting))
+            return members
+
+        return self.catalog.visible_to(self.viewer(profile), among=among), min(ends)
 
     def find(self, profile: str, channel: Channel, path: str) -> Instance:
         """The instance served at `path`: only while it is in the channel (the rule

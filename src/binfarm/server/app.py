@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from binfarm import __version__
 from binfarm.api.models import API_PREFIX
 from binfarm.farm import Farm
+from binfarm.server.changes import ChangesOnWrite
 from binfarm.server.errors import install_error_handlers
 from binfarm.server.limits import BodyLimits
 from binfarm.server.routes import (
@@ -18,6 +19,7 @@ from binfarm.server.routes import (
     mirror,
     plans,
     profiles,
+    publish,
     rollout,
     roots,
     signing,
@@ -45,8 +47,9 @@ def create_app(farm: Farm) -> FastAPI:
     app.state.long_polls = {}  # token id -> lease requests waiting (routes/worker.py)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, farm=farm)
+    app.add_middleware(ChangesOnWrite, farm=farm)
     for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing,
-                   rollout, store):
+                   rollout, store, publish):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

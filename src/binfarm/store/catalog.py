@@ -23,11 +23,16 @@ from binfarm.errors import InvalidInput, NotFound
 from binfarm.keys.cpu import Fit, check_fit
 from binfarm.keys.inputs import KeyInputs, normalize_flags, target_name
 from binfarm.store.blobs import Blob, FileDigests
+from binfarm.store.changes import Changes
 from binfarm.store.index import entries_digest, instance_path
 
 __all__ = ["GPKG_SUFFIX", "Catalog", "Generation", "IndexState", "Instance", "Viewer"]
 
 GPKG_SUFFIX = ".gpkg.tar"  # what the farm serves: signed GPKG only
+# Between two generations' TIMESTAMPs: more than Portage's If-Modified-Since tolerance
+# (5 s), so that a server that compares dates (nginx: exact, python's http.server: <=) never
+# answers 304 to a client whose cached index is one generation old (publish/tree.py).
+TIMESTAMP_GAP_S = 6
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,11 @@ _PUBLISHED = and_(
 
 
 class Catalog:
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float],
+                 changes: Changes | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        self.changes = changes or Changes()
 
     def add(self, blob: Blob, entry: dict[str, str], *, key: str, key_inputs: KeyInputs,
             required_isa: frozenset[str], profile: str, build: int | None,
@@ -132,6 +139,7 @@ class Catalog:
             with self.engine.begin() as conn:
                 conn.execute(update(instances).where(instances.c.id == existing.id)
                              .values(collected_at=None))
+            self.changes.bump()
             return self.by_sha256(existing.sha256) or existing
         if existing is not None:
             return existing
@@ -153,6 +161,7 @@ class Catalog:
             if found is None:
                 raise
             return found
+        self.changes.bump()
         found = self.by_sha256(blob.sha256)
         assert found is not None
         return found
@@ -184,6 +193,7 @@ class Catalog:
                 path=instance_path(instance.cpv, instance.portage_build_id, blob.sha256,
                                    GPKG_SUFFIX)))
             row = conn.execute(select(instances).where(instances.c.id == instance.id)).one()
+        self.changes.bump()
         return Instance.from_row(row)
 
     def by_sha256(self, sha256: str) -> Instance | None:
@@ -279,8 +289,9 @@ class Catalog:
 
     def index_state(self, profile: str, channel: str,
                     listed: Sequence[Instance]) -> IndexState:
-        """The channel index's TIMESTAMP, moved forward (by at least 1 s) when what it lists
-        changed, and its generation, counted up then and recorded with what it lists."""
+        """The channel index's TIMESTAMP, moved forward (by `TIMESTAMP_GAP_S` at least) when
+        what it lists changed, and its generation, counted up then and recorded with what
+        it lists."""
         digest = entries_digest(i.index_entry() for i in listed)
         ids = sorted(i.id for i in listed)
         try:
@@ -302,7 +313,8 @@ class Catalog:
                     profile=profile, channel=channel, digest=digest, timestamp=state.timestamp,
                     generation=1))
             else:
-                state = IndexState(digest, max(int(now), row.timestamp + 1), row.generation + 1)
+                state = IndexState(digest, max(int(now), row.timestamp + TIMESTAMP_GAP_S),
+                                   row.generation + 1)
                 conn.execute(update(channel_indexes).where(where).values(
                     digest=digest, timestamp=state.timestamp, generation=state.generation))
             conn.execute(insert(index_generations).values(
@@ -341,6 +353,7 @@ class Catalog:
                 conn.execute(update(instances).where(
                     instances.c.id.in_(ids[start:start + 500]),
                     instances.c.collected_at.is_(None)).values(collected_at=now))
+        self.changes.bump()
 
     def collected(self) -> list[Instance]:
         query = select(instances).where(instances.c.collected_at.is_not(None))

@@ -25,7 +25,7 @@ OPERATION_IDS = {
     "list_signing_keys", "rotate_signing_key", "import_signing_key", "retire_signing_key",
     "get_rollout_rule", "set_rollout_rule", "promote", "withdraw", "rollback",
     "rollout_history", "set_host_channel", "report_canary", "collect_garbage", "list_pins",
-    "pin", "unpin", "store_usage",
+    "pin", "unpin", "store_usage", "publish", "nginx_config", "check_binhost_access",
 }
 
 

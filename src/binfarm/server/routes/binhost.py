@@ -16,7 +16,7 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from binfarm.farm import BinhostIndex
+from binfarm.publish.indexes import BuiltIndex
 from binfarm.rollout.channels import Channel
 from binfarm.server.deps import BinhostReader, FarmDep
 
@@ -65,12 +65,21 @@ def _index_routes(prefix: str, channel: Channel) -> None:
                                      "Cache-Control": "public, max-age=31536000, immutable"})
 
 
+@router.get("/.binfarm-auth", status_code=204, response_class=Response,
+            name="check_binhost_access")
+def check_binhost_access(profile: str, farm: FarmDep) -> Response:
+    """204 when the credentials sent may read this profile's binhost (401/403 when not):
+    what nginx asks (`auth_request`) before serving the published tree."""
+    farm.profiles.get(profile)
+    return Response(status_code=204)
+
+
 # The testing channel first: its prefix would otherwise be taken for a package PATH.
 _index_routes("/testing", Channel.TESTING)
 _index_routes("", Channel.STABLE)
 
 
-def _index_response(request: Request, index: BinhostIndex, body: bytes, media_type: str, *,
+def _index_response(request: Request, index: BuiltIndex, body: bytes, media_type: str, *,
                     etag_suffix: str) -> Response:
     etag = f'"{index.digest[:40]}{etag_suffix}"'
     headers = {"ETag": etag, "Last-Modified": formatdate(index.timestamp, usegmt=True),
