@@ -467,7 +467,10 @@ class Farm:
 
     def binhost_file(self, profile_name: str, path: str,
                      channel: Channel = Channel.STABLE) -> Instance:
-        return self.channels.find(self.profiles.get(profile_name).name, channel, path)
+        name = self.profiles.get(profile_name).name
+        listed = self.indexes.get(name, channel).by_path.get(path)
+        # Not in the current index: one a client still holds an older index of.
+        return listed if listed is not None else self.channels.find(name, channel, path)
 
     def _viewer(self, profile: Profile) -> Viewer:
         return replace(profile.viewer, for_root=self.roots.find(profile.name) is not None)

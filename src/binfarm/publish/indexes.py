@@ -12,13 +12,14 @@ from __future__ import annotations
 import gzip
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from binfarm.rollout.channels import Channel
 from binfarm.rollout.views import ChannelViews
 from binfarm.store.catalog import Catalog, IndexState, Instance
 from binfarm.store.changes import Changes
-from binfarm.store.index import render_index
+from binfarm.store.index import blocks_digest, entry_block, entry_order, index_text
 
 __all__ = ["BuiltIndex", "Indexes"]
 
@@ -29,9 +30,18 @@ class BuiltIndex:
     state: IndexState
     header: Mapping[str, str]
     text: str
-    gzipped: bytes
     # Rebuild after this moment even if nothing changed (a soak time ends).
     valid_until: float
+    by_path: dict[str, Instance] = field(repr=False)
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return self.text.encode()
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        """Packages.gz, made when first asked for."""
+        return gzip.compress(self.encoded, compresslevel=6, mtime=0)
 
     @property
     def timestamp(self) -> int:
@@ -52,6 +62,8 @@ class Indexes:
         self.changes = changes
         self.clock = clock
         self._built: dict[tuple[str, Channel], tuple[int, BuiltIndex]] = {}
+        # Each instance's block of index text, made once per file (SHA-256).
+        self._blocks: dict[int, tuple[str, tuple[str, int, str], str]] = {}
         self._lock = threading.Lock()
 
     def get(self, profile: str, channel: Channel) -> BuiltIndex:
@@ -74,9 +86,20 @@ class Indexes:
 
     def _build(self, profile: str, channel: Channel) -> BuiltIndex:
         listed, valid_until = self.channels.listed_until(profile, channel)
-        state = self.catalog.index_state(profile, channel, listed)
+        parts = []
+        for instance in listed:
+            held = self._blocks.get(instance.id)
+            if held is None or held[0] != instance.sha256:
+                entry = instance.index_entry()
+                held = self._blocks[instance.id] = (instance.sha256, entry_order(entry),
+                                                    entry_block(entry))
+            parts.append(held)
+        if len(self._blocks) > 4 * len(listed) + 10_000:  # mostly collected ones
+            self._blocks = {i.id: self._blocks[i.id] for i in listed}
+        parts.sort(key=lambda part: part[1])
+        blocks = [part[2] for part in parts]
+        state = self.catalog.index_state(profile, channel, listed, blocks_digest(blocks))
         header = self.header(profile)
-        text = render_index(header, [i.index_entry() for i in listed],
-                            timestamp=state.timestamp)
-        return BuiltIndex(tuple(listed), state, header, text,
-                          gzip.compress(text.encode(), mtime=0), valid_until)
+        return BuiltIndex(tuple(listed), state, header,
+                          index_text(header, blocks, timestamp=state.timestamp), valid_until,
+                          {i.path: i for i in listed})

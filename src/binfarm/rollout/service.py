@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from binfarm.db.tables import builds, canary_reports, rollout_events, rollout_rules
 from binfarm.errors import InvalidInput
@@ -110,6 +110,7 @@ class Rollout:
         self.notify = notify
         self.run_tests = run_tests
         self.changes = changes or Changes()
+        self._folded: dict[str, tuple[int | None, Membership]] = {}
 
     # -- the rule ------------------------------------------------------------------------
 
@@ -215,7 +216,17 @@ class Rollout:
                     for r in conn.execute(query)}
 
     def membership(self, profile: str) -> Membership:
-        return fold(self.history(profile))
+        """The fold of the profile's events, folded again only when one was added (events
+        are append-only: the newest id tells)."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(rollout_events.c.id))
+                                  .where(rollout_events.c.profile == profile)).scalar()
+        held = self._folded.get(profile)
+        if held is not None and held[0] == newest:
+            return held[1]
+        membership = fold(self.history(profile))
+        self._folded[profile] = (newest, membership)
+        return membership
 
     # -- by hand -------------------------------------------------------------------------
 

@@ -127,6 +127,8 @@ class Catalog:
         self.engine = engine
         self.clock = clock
         self.changes = changes or Changes()
+        self._decoded: dict[int, Instance] = {}
+        self._fits: dict[Viewer, dict[int, tuple[str, bool]]] = {}
 
     def add(self, blob: Blob, entry: dict[str, str], *, key: str, key_inputs: KeyInputs,
             required_isa: frozenset[str], profile: str, build: int | None,
@@ -139,6 +141,7 @@ class Catalog:
             with self.engine.begin() as conn:
                 conn.execute(update(instances).where(instances.c.id == existing.id)
                              .values(collected_at=None))
+            self._decoded.pop(existing.id, None)
             self.changes.bump()
             return self.by_sha256(existing.sha256) or existing
         if existing is not None:
@@ -250,10 +253,33 @@ class Catalog:
             return [Instance.from_row(row) for row in conn.execute(query)]
 
     def fitting(self, viewer: Viewer) -> list[Instance]:
-        """The published instances a profile's machines can run, oldest first."""
-        query = select(instances).where(_PUBLISHED).order_by(instances.c.id)
+        """The published instances a profile's machines can run, oldest first.
+
+        Which are published is asked each time; each instance is decoded once (its row
+        changes only with its file, when re-signed: known by its SHA-256), and whether it
+        fits a viewer is worked out once per viewer and file."""
+        query = select(instances.c.id, instances.c.sha256).where(_PUBLISHED) \
+            .order_by(instances.c.id)
         with self.engine.connect() as conn:
-            return [i for i in map(Instance.from_row, conn.execute(query)) if viewer.fit(i).ok]
+            published = conn.execute(query).all()
+            stale = [i for i, sha in published
+                     if (held := self._decoded.get(i)) is None or held.sha256 != sha]
+            for start in range(0, len(stale), 500):
+                rows = conn.execute(select(instances).where(
+                    instances.c.id.in_(stale[start:start + 500])))
+                self._decoded.update((row.id, Instance.from_row(row)) for row in rows)
+        if len(self._decoded) > 2 * len(published) + 1000:  # collected ones, forgotten
+            self._decoded = {i: self._decoded[i] for i, _ in published}
+        fits = self._fits.setdefault(viewer, {})
+        chosen = []
+        for instance_id, _ in published:
+            instance = self._decoded[instance_id]
+            known = fits.get(instance_id)
+            if known is None or known[0] != instance.sha256:
+                known = fits[instance_id] = (instance.sha256, viewer.fit(instance).ok)
+            if known[1]:
+                chosen.append(instance)
+        return chosen
 
     def visible_to(self, viewer: Viewer,
                    among: Callable[[list[Instance]], list[Instance]] | None = None,
@@ -287,12 +313,12 @@ class Catalog:
             return instance
         raise NotFound(f"no package {path!r} in this binhost")
 
-    def index_state(self, profile: str, channel: str,
-                    listed: Sequence[Instance]) -> IndexState:
+    def index_state(self, profile: str, channel: str, listed: Sequence[Instance],
+                    digest: str | None = None) -> IndexState:
         """The channel index's TIMESTAMP, moved forward (by `TIMESTAMP_GAP_S` at least) when
         what it lists changed, and its generation, counted up then and recorded with what
-        it lists."""
-        digest = entries_digest(i.index_entry() for i in listed)
+        it lists. `digest`: that of `listed`'s entries, when the caller has it."""
+        digest = digest or entries_digest(i.index_entry() for i in listed)
         ids = sorted(i.id for i in listed)
         try:
             return self._advance(profile, channel, digest, ids)

@@ -58,18 +58,18 @@ def test_index_timestamp_moves_only_and_always_forward(catalog: Catalog, clock: 
     two = [*one, add_instance(catalog, blobs, b"c", replace(INPUTS, cpv="a/c-1"))]
     first = catalog.index_state("laptop", "stable", one)
     assert (first.timestamp, first.generation) == (1_800_000_000, 1)
-    clock.now += 3
+    clock.now += 10
     assert catalog.index_state("laptop", "stable", one) == first  # same content, same TIMESTAMP
     second = catalog.index_state("laptop", "stable", two)
-    assert second.timestamp == 1_800_000_003 and second.digest != first.digest
+    assert second.timestamp == 1_800_000_010 and second.digest != first.digest
     third = catalog.index_state("laptop", "stable", one)  # changed again within the same second
-    assert (third.timestamp, third.generation) == (1_800_000_009, 3)  # 6 s on: never 304
+    assert (third.timestamp, third.generation) == (1_800_000_016, 3)  # 6 s on: never a 304
     # Each channel's index is its own: testing's first generation, stable's left as it was.
     assert catalog.index_state("laptop", "testing", two).generation == 1
     assert catalog.index_state("laptop", "stable", one) == third
     # Each generation is recorded with what it listed (retention keeps recent ones' files).
     listed = [(g.channel, g.generation, sorted(g.instances))
-              for g in catalog.generations(since=1_800_000_004)]
+              for g in catalog.generations(since=1_800_000_011)]
     ids = [i.id for i in two]
     assert listed == [("stable", 3, ids[:1]), ("testing", 1, ids)]
     assert len(catalog.generations(since=0)) == 4

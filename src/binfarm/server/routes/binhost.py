@@ -10,6 +10,8 @@ test would answer 304 to a client whose index is up to 5 s stale.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Final
 
@@ -38,18 +40,20 @@ def _index_routes(prefix: str, channel: Channel) -> None:
                 name=_op("packages_index", channel))
     @router.head(f"{prefix}/Packages", include_in_schema=False)
     def get_packages_index(profile: str, request: Request, farm: FarmDep) -> Response:
+        started = time.perf_counter()
         index = farm.binhost_index(profile, channel)
-        return _index_response(request, index, index.text.encode(),
-                               "text/plain; charset=utf-8", etag_suffix="")
+        return _index_response(request, index, lambda: index.encoded,
+                               "text/plain; charset=utf-8", etag_suffix="", started=started)
 
     @router.get(f"{prefix}/Packages.gz", response_class=Response,
                 responses={200: {"content": {"application/gzip": {}}}, 304: {}},
                 name=_op("packages_index_gz", channel))
     @router.head(f"{prefix}/Packages.gz", include_in_schema=False)
     def get_packages_index_gz(profile: str, request: Request, farm: FarmDep) -> Response:
+        started = time.perf_counter()
         index = farm.binhost_index(profile, channel)
-        return _index_response(request, index, index.gzipped, "application/gzip",
-                               etag_suffix="-gz")
+        return _index_response(request, index, lambda: index.gzipped, "application/gzip",
+                               etag_suffix="-gz", started=started)
 
     @router.get(f"{prefix}/{{path:path}}", response_class=FileResponse,
                 responses={200: {"content": {"application/octet-stream": {}}}, 206: {}},
@@ -79,14 +83,18 @@ _index_routes("/testing", Channel.TESTING)
 _index_routes("", Channel.STABLE)
 
 
-def _index_response(request: Request, index: BuiltIndex, body: bytes, media_type: str, *,
-                    etag_suffix: str) -> Response:
+def _index_response(request: Request, index: BuiltIndex, body: Callable[[], bytes],
+                    media_type: str, *, etag_suffix: str, started: float) -> Response:
+    """The index, or 304; Server-Timing says how long the server took to have it."""
     etag = f'"{index.digest[:40]}{etag_suffix}"'
     headers = {"ETag": etag, "Last-Modified": formatdate(index.timestamp, usegmt=True),
                "Cache-Control": "no-cache"}
-    if _is_fresh(request, etag, index.timestamp):
+    fresh = _is_fresh(request, etag, index.timestamp)
+    content = b"" if fresh else body()
+    headers["Server-Timing"] = f"index;dur={(time.perf_counter() - started) * 1000:.2f}"
+    if fresh:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    return Response(content, media_type=media_type, headers=headers)
 
 
 def _is_fresh(request: Request, etag: str, timestamp: int) -> bool:
