@@ -29,14 +29,14 @@ class BuiltIndex:
     listed: tuple[Instance, ...]
     state: IndexState
     header: Mapping[str, str]
-    text: str
+    encoded: bytes = field(repr=False)  # the Packages file: kept once, as bytes
     # Rebuild after this moment even if nothing changed (a soak time ends).
     valid_until: float
     by_path: dict[str, Instance] = field(repr=False)
 
-    @cached_property
-    def encoded(self) -> bytes:
-        return self.text.encode()
+    @property
+    def text(self) -> str:
+        return self.encoded.decode()
 
     @cached_property
     def gzipped(self) -> bytes:
@@ -100,6 +100,6 @@ class Indexes:
         blocks = [part[2] for part in parts]
         state = self.catalog.index_state(profile, channel, listed, blocks_digest(blocks))
         header = self.header(profile)
-        return BuiltIndex(tuple(listed), state, header,
-                          index_text(header, blocks, timestamp=state.timestamp), valid_until,
+        text = index_text(header, blocks, timestamp=state.timestamp)
+        return BuiltIndex(tuple(listed), state, header, text.encode(), valid_until,
                           {i.path: i for i in listed})
