@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/longpoll.py
 	$(BIN)/python bench/signing.py
+	$(BIN)/python bench/binhost.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example
