@@ -57,13 +57,23 @@ class FarmProcess:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir.parent / f"{data_dir.name}-serve.log"
+        self._serve_args, self._env, self._startup_s = serve_args, env, startup_s
+        self._start(port)
+
+    def _start(self, port: int) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "binfarm", "--data-dir", str(data_dir), "serve",
-             "--listen", f"127.0.0.1:{port}", *serve_args],
-            stdout=subprocess.PIPE, stderr=self._log, env=process_env(**(env or {})), text=True,
+            [sys.executable, "-m", "binfarm", "--data-dir", str(self.data_dir), "serve",
+             "--listen", f"127.0.0.1:{port}", *self._serve_args],
+            stdout=subprocess.PIPE, stderr=self._log, env=process_env(**(self._env or {})),
+            text=True,
         )
-        self.url = self._wait_for_url(startup_s)
+        self.url = self._wait_for_url(self._startup_s)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: what it keeps in memory is gone."""
+        self.stop()
+        self._start(int(self.url.rsplit(":", 1)[1]))
 
     def _wait_for_url(self, startup_s: float) -> str:
         assert self.proc.stdout is not None

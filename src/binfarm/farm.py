@@ -11,7 +11,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -113,6 +113,8 @@ class Farm:
         self.root_archives = BlobStore(self.data_dir / "roots")
         self.roots = RootRegistry(self.engine, self.root_archives, clock)
         self._deps_of: dict[int, frozenset[str]] = {}
+        # Seconds each running build's uploads took to check, sign and store so far.
+        self._indexing_s: dict[int, float] = {}
         self.destinations = Destinations(settings.queue.webhook_allow)
         self.enrollment = Enrollment(
             hosts=self.hosts, profiles=self.profiles, tokens=self.tokens,
@@ -371,6 +373,15 @@ class Farm:
         `sha256`, when the worker sends it, must be the digest of what arrived. What is
         stored and served is the farm's signed copy; the upload itself is not kept.
         """
+        started = time.monotonic()
+        try:
+            return self._receive_package(build_id, worker, filename, writer, sha256)
+        finally:
+            self._indexing_s[build_id] = (self._indexing_s.get(build_id, 0.0)
+                                          + time.monotonic() - started)
+
+    def _receive_package(self, build_id: int, worker: str, filename: str, writer: BlobWriter,
+                         sha256: str | None) -> Instance:
         build = self.queue.check_lease(build_id, worker)
         if build.tests_instance is not None:
             raise InvalidInput(f"build {build_id} is a test run (FEATURES=test): what it builds "
@@ -446,11 +457,19 @@ class Farm:
             stored.append(first)
         return stored
 
-    def finish_build(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:
+    def finish_build(self, build_id: int, worker: str, *, ok: bool, error: str | None,
+                     timings: Mapping[str, float] | None = None) -> Build:
+        """End a build; `timings`: the worker's seconds per phase (the server adds how long
+        it waited, and how long its uploads took to check, sign and store)."""
         build = self.queue.get(build_id)
         if ok and build.tests_instance is None and not self.packages_of(build):
             ok, error = False, "the build reported success but uploaded no package"
-        build = self.queue.finish(build_id, worker, ok=ok, error=error)
+        indexing = self._indexing_s.pop(build_id, 0.0)
+        measured = {**(timings or {}), "indexing": round(indexing, 3)}
+        if "upload" in measured:  # the worker waited for the checks too: not its upload
+            measured["upload"] = round(max(0.0, measured["upload"] - indexing), 3)
+        build = self.queue.finish(build_id, worker, ok=ok, error=error, timings=measured)
+        self.wake_workers()  # builds that waited for this one may be leased now
         log.info("build finished build_id=%s state=%s", build_id, build.state)
         return build
 

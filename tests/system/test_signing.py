@@ -67,7 +67,8 @@ def stored_file(farm: FarmProcess, cpv: str) -> Path:
 
 def serve_instead(farm: FarmProcess, cpv: str, data: bytes) -> None:
     """Put `data` where the farm's store keeps `cpv`'s file and make its index entry match
-    (SIZE, MD5, SHA1), as an attacker holding the store or a mirror could."""
+    (SIZE, MD5, SHA1), as an attacker holding the store or a mirror could; the farm
+    restarts (it decodes a row once: the database is its own, nobody else writes it)."""
     with sqlite3.connect(farm.data_dir / "binfarm.sqlite") as db:
         sha256, entry = db.execute("SELECT sha256, entry FROM instances WHERE cpv = ?",
                                    (cpv,)).fetchone()
@@ -76,6 +77,7 @@ def serve_instead(farm: FarmProcess, cpv: str, data: bytes) -> None:
         db.execute("UPDATE instances SET entry = ? WHERE sha256 = ?", (json.dumps(entry),
                                                                          sha256))
     (farm.data_dir / "store" / "sha256" / sha256[:2] / sha256).write_bytes(data)
+    farm.restart()
 
 
 def test_stock_emerge_installs_what_the_farm_signed_and_refuses_anything_else(

@@ -343,8 +343,9 @@ class FarmClient:
             )
         return InstanceOut.model_validate(response.json())
 
-    def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> BuildOut:
-        body = {"worker": worker, "ok": ok, "error": error}
+    def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None,
+               timings: dict[str, float] | None = None) -> BuildOut:
+        body = {"worker": worker, "ok": ok, "error": error, "timings": timings or {}}
         return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/finish",
                                                   json=body).json())
 

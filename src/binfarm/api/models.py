@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -329,6 +329,10 @@ class BuildOut(BaseModel):
     repositories: dict[str, str] = Field(default_factory=dict,
                                          description="Pinned repository locations, if any.")
     waiting: str | None = Field(None, description="Why a queued build is not running.")
+    timings: dict[str, float] = Field(default_factory=dict, description="Where a finished "
+                                      "build's time went, in seconds per phase: queue, "
+                                      "dependencies, prepare, fetch, resolve, install_deps, "
+                                      "compile_deps, compile, upload, indexing.")
     stuck: bool = Field(False, description="No registered worker could ever take it: a "
                         "worker that can must register.")
     tests_instance: int | None = Field(
@@ -358,6 +362,10 @@ class FinishIn(BaseModel):
     worker: str = Field(min_length=1, max_length=128)
     ok: bool
     error: str | None = Field(None, max_length=65536)
+    timings: dict[Literal["prepare", "fetch", "resolve", "install_deps", "compile_deps",
+                          "compile", "upload"],
+                  Annotated[float, Field(ge=0, le=10**7)]] = Field(
+        default_factory=dict, description="Seconds the worker spent per phase.")
 
 
 class RolloutRuleIn(BaseModel):

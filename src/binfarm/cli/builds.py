@@ -23,6 +23,7 @@ from binfarm.cli.render import (
     markup_safe,
     print_builds,
     queue_view,
+    timings_table,
     workers_table,
 )
 from binfarm.errors import InvalidInput
@@ -148,10 +149,15 @@ def show_log(
     ctx: typer.Context,
     build_id: Annotated[int, typer.Argument(help="The build's id.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow a running build.")] = False,
+    timings: Annotated[bool, typer.Option(
+        "--timings", help="Print where the build's time went instead.")] = False,
 ) -> None:
-    """Print a build's log."""
+    """Print a build's log (or with --timings, where its time went)."""
     cli: CliContext = ctx.obj
     with cli.client() as client:
+        if timings:
+            console.print(timings_table(client.get_build(build_id)))
+            return
         offset = 0
 
         def drain() -> None:  # the farm answers a bounded range at a time

@@ -138,6 +138,27 @@ def when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
+# The order a build goes through its phases (gentoo/timeline.py PHASES), with their names.
+_PHASE_NAMES = {
+    "queue": "waiting for a worker", "dependencies": "waiting for its dependencies' builds",
+    "prepare": "preparing the build root", "fetch": "fetching (before an offline build)",
+    "resolve": "emerge's resolution", "install_deps": "installing dependencies (binaries)",
+    "compile_deps": "compiling dependencies", "compile": "compiling (the ebuild phases)",
+    "upload": "uploading", "indexing": "checking, signing, storing (server)",
+}
+
+
+def timings_table(build: BuildOut) -> Table:
+    total = sum(build.timings.values())
+    table = Table("phase", "seconds", "share", title=f"build {build.id}: {build.cpv} "
+                  f"({build.state}), {total:.1f} s in all", title_justify="left")
+    for phase, name in _PHASE_NAMES.items():
+        if phase in build.timings:
+            seconds = build.timings[phase]
+            table.add_row(name, f"{seconds:.2f}", f"{seconds / total:.0%}" if total else "-")
+    return table
+
+
 def builds_table(builds: Iterable[BuildOut]) -> Table:
     table = Table("id", "package", "profile", "state", "worker (or why it waits)", "prio",
                   "asked by", "took")

@@ -121,6 +121,8 @@ builds = Table(
     # A test run (FEATURES=test) of this instance: it passes or fails, and stores nothing.
     Column("tests_instance", Integer, ForeignKey("instances.id",
                                                  name="fk_builds_tests_instance")),
+    # Seconds per phase of a finished build (gentoo/timeline.py PHASES).
+    Column("timings", JSON),
     Index("ix_builds_requester_started", "requester", "started_at"),
     # One active build per key: concurrent identical requests cannot both insert.
     Index("uq_builds_active_key", "key", unique=True,

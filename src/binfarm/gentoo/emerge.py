@@ -6,13 +6,15 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from binfarm.gentoo.configroot import node_env, pkgdir
+from binfarm.gentoo.timeline import Mark, breakdown, mark_of
 
 __all__ = ["BuildResult", "EmergeTarget", "PrefixTarget", "build_packages", "failure_of",
            "run_emerge"]
@@ -29,6 +31,8 @@ class BuildResult:
     returncode: int
     timed_out: bool
     packages: tuple[Path, ...]
+    # Seconds per phase (gentoo/timeline.py): fetch, resolve, install_deps, ...
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -85,41 +89,53 @@ def build_packages(
     nothing is packaged (a test run).
     """
     before = _packages(target.pkgdir)
+    targets = [atom.lstrip("=") for atom in atoms]
     options = ["--buildpkg" if packages else "--buildpkg=n", "--oneshot", "--verbose",
                "--quiet-build=n"]
     binaries = ["--usepkg", "--binpkg-respect-use=y",
                 f"--usepkg-exclude={' '.join(binary_deps_except)}"] if binary_deps_except else []
     offline = target.offline()
+    fetching = 0.0
     if offline is not None:
         # Fetch distfiles and binary dependencies with network, then build without it.
+        started = time.monotonic()
         fetched = run_emerge(target, ["--fetchonly", *(["--getbinpkg"] if binaries else []),
                                       *binaries, *options, *atoms], log, timeout_s=timeout_s,
                              cancel=cancel, env=env)
+        fetching = time.monotonic() - started
         if not fetched.ok:
-            return fetched
+            return replace(fetched, timings={"fetch": round(fetching, 3)})
         target, fetch = offline, []
     else:
         fetch = ["--getbinpkg"] if binaries else []
     result = run_emerge(target, [*fetch, *binaries, *options, *atoms], log,
-                        timeout_s=timeout_s, cancel=cancel, env=env)
+                        timeout_s=timeout_s, cancel=cancel, env=env, targets=targets)
     new = sorted(_packages(target.pkgdir) - before)
-    return BuildResult(result.returncode, result.timed_out, tuple(new))
+    timings = {"fetch": round(fetching, 3), **result.timings} if fetching else result.timings
+    return BuildResult(result.returncode, result.timed_out, tuple(new), timings)
 
 
 def run_emerge(
     target: EmergeTarget, args: Sequence[str], log: BinaryIO, *, timeout_s: float,
     cancel: Callable[[], bool] | None = None, env: Mapping[str, str] | None = None,
+    targets: Sequence[str] = (),
 ) -> BuildResult:
     """Run `emerge args` in `target` until it ends, times out or is cancelled; the result
-    lists no packages."""
+    lists no packages, and where the time went (`targets`: the packages it builds)."""
     argv = ["emerge", "--ask=n", "--color=n", "--nospinner", *args]
     overrides = " ".join(f"{k}={v!r}" for k, v in (env or {}).items())
     log.write(f">>> binfarm: {overrides + ' ' if overrides else ''}{' '.join(argv)}\n".encode())
     log.flush()
     timed_out = False
     command, command_env = target.command(argv, env or {})
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+    started = time.monotonic()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=command_env, start_new_session=True)
+    assert proc.stdout is not None
+    marks: list[Mark] = []
+    copier = threading.Thread(target=_copy_output, args=(proc.stdout, log, marks),
+                              name="emerge-output", daemon=True)
+    copier.start()
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -133,9 +149,23 @@ def run_emerge(
             os.killpg(proc.pid, signal.SIGKILL)  # emerge's children (the ebuild) too
             returncode = proc.wait()
             why = "cancelled" if cancelled else f"killed after {timeout_s:.0f} s"
+            copier.join(timeout=5)
             log.write(f"\n>>> binfarm: emerge {why}\n".encode())
             break
-    return BuildResult(returncode=returncode, timed_out=timed_out, packages=())
+    copier.join(timeout=30)  # the output's end: all of it is in the log before we return
+    timings = breakdown(marks, started, time.monotonic(), targets)
+    return BuildResult(returncode=returncode, timed_out=timed_out, packages=(),
+                       timings=timings)
+
+
+def _copy_output(output: BinaryIO, log: BinaryIO, marks: list[Mark]) -> None:
+    """Copy emerge's output to the log as it comes, noting when each package begins."""
+    for line in output:
+        log.write(line)
+        log.flush()
+        if line.startswith(b">>> Emerging") and (mark := mark_of(line, time.monotonic())):
+            marks.append(mark)
+    output.close()
 
 
 def _packages(root: Path) -> set[Path]:

@@ -13,8 +13,8 @@ notice table is the outbox, so delivery survives a restart.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
@@ -57,6 +57,7 @@ class Build:
     repositories: dict[str, str]
     # A test run of this instance: built with FEATURES=test, never packaged.
     tests_instance: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Any) -> Build:
@@ -65,7 +66,7 @@ class Build:
                    row.finished_at, row.error, row.log_bytes, dict(row.env or {}),
                    row.requester, row.attempts, row.not_before, row.lease_expires_at,
                    frozenset(row.required_isa or ()), tuple(row.after or ()),
-                   dict(row.repositories or {}), row.tests_instance)
+                   dict(row.repositories or {}), row.tests_instance, dict(row.timings or {}))
 
 
 @dataclass(frozen=True)
@@ -244,20 +245,37 @@ class BuildQueue:
             raise Conflict(f"worker {worker!r}'s lease of build {build_id} has expired")
         return build
 
-    def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None) -> Build:
+    def finish(self, build_id: int, worker: str, *, ok: bool, error: str | None,
+               timings: Mapping[str, float] | None = None) -> Build:
+        """End a running build; `timings`: seconds per phase as the worker and the server
+        measured them, to which the time it waited (for its dependencies, then in the
+        queue) is added."""
         state = BuildState.SUCCEEDED if ok else BuildState.FAILED
         with self.engine.begin() as conn:
+            waited = self._waits(conn, self._get(conn, build_id))
             done = conn.execute(
                 update(builds).where(builds.c.id == build_id, builds.c.worker == worker,
                                      builds.c.state == BuildState.RUNNING.value)
                 .values(state=state.value, finished_at=self.clock(), error=error,
-                        lease_expires_at=None)
+                        lease_expires_at=None, timings={**waited, **(timings or {})})
             ).rowcount
             if not done:
                 raise Conflict(f"worker {worker!r} does not hold build {build_id}")
             self.workers.record(conn, worker, ok=ok)
             self._queue_notices(conn, build_id)
         return self.get(build_id)
+
+    def _waits(self, conn: Connection, build: Build) -> dict[str, float]:
+        """How long `build` waited for the builds it installs first, then for a worker."""
+        if build.started_at is None:
+            return {}
+        ready = build.requested_at
+        if build.after:
+            ends = conn.execute(select(func.max(builds.c.finished_at))
+                                .where(builds.c.id.in_(build.after))).scalar()
+            ready = max(ready, min(ends or ready, build.started_at))
+        return {"dependencies": round(ready - build.requested_at, 3),
+                "queue": round(max(0.0, build.started_at - ready), 3)}
 
     def withdraw(self, build_id: int, token_id: int) -> int:
         """Remove the requests that token `token_id` made for an active build; return how

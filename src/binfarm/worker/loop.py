@@ -90,8 +90,9 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(build.id, lost, stop),
                                 name=f"heartbeat-{build.id}", daemon=True)
         beat.start()
+        timings: dict[str, float] = {}
         try:
-            ok, error = self._build(build, roots, log_path, shipper, lost, stop)
+            ok, error = self._build(build, roots, log_path, shipper, lost, stop, timings)
         except Conflict as exc:
             log.warning("lease lost build_id=%s: %s", build.id, exc)
             return
@@ -104,14 +105,16 @@ class Worker:
         if stop.is_set() and not ok:
             return  # shutting down: the lease lapses and the build is retried
         try:
-            self._persist(lambda: self.client.finish(build.id, self.name, ok=ok, error=error),
-                          stop)
+            self._persist(lambda: self.client.finish(build.id, self.name, ok=ok, error=error,
+                                                     timings=timings), stop)
         except BinfarmError as exc:
             log.warning("cannot finish build_id=%s: %s", build.id, exc)
 
     def _build(self, build: BuildOut, roots: BuildRoots, log_path: Path,
-               shipper: _LogShipper, lost: threading.Event,
-               stop: threading.Event) -> tuple[bool, str | None]:
+               shipper: _LogShipper, lost: threading.Event, stop: threading.Event,
+               timings: dict[str, float]) -> tuple[bool, str | None]:
+        """Run the build; `timings` gets where its time went on this side (prepare, the
+        emerge phases, upload)."""
         cancel = lambda: lost.is_set() or stop.is_set()  # noqa: E731
         with open(log_path, "wb") as log_file:
             log_file.write(f">>> binfarm: build {build.id} of {build.cpv} for profile "
@@ -123,18 +126,23 @@ class Worker:
                 log_file.write(f">>> binfarm: repositories pinned by the plan: {pins}\n"
                                .encode())
             try:
+                started = time.monotonic()
                 with roots.prepare(build.profile, log_file, pinned=build.repositories,
                                    cancel=cancel) as target:
+                    timings["prepare"] = round(time.monotonic() - started, 3)
                     # A test run (USE=test, FEATURES=test) packages nothing: never served.
                     result = build_packages(target, [f"={build.cpv}"], log_file,
                                             env=build.env, timeout_s=self.build_timeout_s,
                                             cancel=cancel, binary_deps_except=[cp_of(build.cpv)],
                                             packages=build.tests_instance is None)
+                    timings.update(result.timings)
                     if result.ok and not lost.is_set():
+                        started = time.monotonic()
                         # Inside the `with`: a chroot build's PKGDIR goes when it ends.
                         for package in result.packages:
                             self._persist(lambda p=package: self.client.upload_package(
                                 build.id, self.name, p), stop)
+                        timings["upload"] = round(time.monotonic() - started, 3)
             except BinfarmError as exc:
                 log_file.write(f"!!! binfarm: {exc}\n".encode())
                 raise

@@ -142,5 +142,6 @@ def build_out(build: Build, packages: list[Instance] | None = None,
         requester=build.requester, requesters=requesters, attempts=build.attempts,
         repositories=build.repositories, waiting=waiting.reason if waiting else None,
         stuck=waiting.stuck if waiting else False, tests_instance=build.tests_instance,
+        timings=build.timings,
         packages=[instance_out(i) for i in packages or []],
     )

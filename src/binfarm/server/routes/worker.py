@@ -151,5 +151,6 @@ async def upload_package(
 @router.post("/builds/{build_id}/finish")
 def finish_build(build_id: BuildId, body: FinishIn, farm: FarmDep, token: WorkerToken) -> BuildOut:
     farm.tokens.act_as_worker(token, body.worker)
-    build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error)
+    build = farm.finish_build(build_id, body.worker, ok=body.ok, error=body.error,
+                              timings=dict(body.timings))
     return build_out(build, farm.packages_of(build))
