@@ -20,7 +20,7 @@ from binfarm.errors import BinfarmError, Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.files import private_dir
 from binfarm.gentoo.configroot import NodeLayer, write_bare_node
-from binfarm.gentoo.pool import PortageHelper
+from binfarm.gentoo.pool import PortageHelper, RequestedPackage
 from binfarm.gentoo.protocol import ROOT_KIND_VAR
 from binfarm.gentoo.toolchain import isa_of_inputs, required_isa
 from binfarm.hosts import HostRegistry
@@ -252,10 +252,10 @@ class Farm:
                                            token.id if token else None)
         profile = self.profiles.get(profile_name)
         node = self.profiles.query_node(profile, self.node_layer(profile.name))
-        resolved = [self.helper.resolve(node, atom, env) for atom in atoms]
-        wanted = self.helper.key_inputs(node, [r.cpv for r in resolved], env)
-        answered = []
-        for resolution, inputs in zip(resolved, wanted, strict=True):
+        wanted = self.helper.prepare_request(node, atoms, env)
+        answered: dict[int, Build] = {}
+        for index in _dependencies_first(wanted):
+            resolution, inputs = wanted[index].resolution, wanted[index].inputs
             needs = isa_of_inputs(inputs)
             if missing := sorted(needs - profile.cpu_features):
                 raise InvalidInput(f"{resolution.cpv} would be built for {profile.name} with "
@@ -268,14 +268,18 @@ class Farm:
                 log.info("build answered from store build_id=%s profile=%s cpv=%s key=%s",
                          build.id, profile.name, resolution.cpv, key)
             else:
+                # After the builds of what it needs among the atoms asked for with it: it
+                # installs their binaries rather than compile them again alongside.
+                after = tuple(answered[i].id for i in wanted[index].needs if i in answered)
                 build = self.queue.request(
                     profile=profile.name, atom=resolution.atom, cpv=resolution.cpv, key=key,
-                    required_isa=needs, env=env, priority=priority, requester=requester)
+                    required_isa=needs, env=env, priority=priority, requester=requester,
+                    after=after)
                 log.info("build requested build_id=%s profile=%s cpv=%s key=%s requester=%s",
                          build.id, profile.name, build.cpv, key, requester.name)
-            answered.append(build)
+            answered[index] = build
         self.wake_workers()
-        return answered
+        return [answered[i] for i in range(len(wanted))]
 
     def requester_name(self, token: Token, asked: str | None = None) -> str:
         """Who a request is from: the name an admin gives, else the token's identity (a
@@ -556,3 +560,20 @@ class Farm:
             i.sha256 == instance.sha256
             for i in self.channels.listed(profile.name, Channel.TESTING))
 
+
+def _dependencies_first(wanted: list[RequestedPackage]) -> list[int]:
+    """The indexes of `wanted`, each after those it needs (a cycle is broken where met)."""
+    order: list[int] = []
+    visiting: set[int] = set()
+
+    def visit(index: int) -> None:
+        if index in order or index in visiting:
+            return
+        visiting.add(index)
+        for needed in wanted[index].needs:
+            visit(needed)
+        order.append(index)
+
+    for index in range(len(wanted)):
+        visit(index)
+    return order

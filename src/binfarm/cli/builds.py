@@ -31,7 +31,7 @@ from binfarm.errors import InvalidInput
 __all__ = ["cancel", "list_builds", "list_workers", "request", "show_log", "watch"]
 
 _FINAL = {"succeeded", "failed", "cancelled"}
-_POLL_S = 1.0
+_POLL_S = 0.25  # `--wait` ends at most this long after its builds
 _TAIL_BYTES = 64 << 10  # what `request --wait` shows of a failed build's log
 
 

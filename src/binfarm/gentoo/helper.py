@@ -103,11 +103,39 @@ def inspect_profile(root: str) -> dict[str, Any]:
 
 def resolve(root: str, atom: str) -> dict[str, Any]:
     import portage
+
+    settings, _ = _load_config(root)
+    return _best_visible(settings, portage.portdbapi(mysettings=settings), atom).model_dump()
+
+
+def prepare_request(root: str, atoms: list[str]) -> dict[str, Any]:
+    """For a request of several atoms, in one call: each one's resolution, the inputs of
+    its build key, and which of the others it depends on (any dependency class, with its
+    USE), so that the farm builds those first."""
+    from portage.dep import Atom, use_reduce
+
+    context = _KeyContext(root)
+    resolved = [_best_visible(context.settings, context.portdb, atom) for atom in atoms]
+    cps = [str(Atom(f"={r.cpv}").cp) for r in resolved]
+    packages = []
+    for index, resolution in enumerate(resolved):
+        inputs = context.predict(resolution.cpv)
+        needed: set[str] = set()
+        for depstring in context.portdb.aux_get(resolution.cpv, list(_SLOT_DEP_VARS)):
+            for token in use_reduce(depstring, uselist=list(inputs.use), flat=True):
+                if token not in ("||",) and not token.startswith("!"):
+                    needed.add(str(Atom(token).cp))
+        packages.append({"resolution": resolution.model_dump(), "inputs": inputs.to_json(),
+                         "needs": [j for j, cp in enumerate(cps)
+                                   if cp in needed and j != index]})
+    return {"packages": packages}
+
+
+def _best_visible(settings: Any, portdb: Any, atom: str) -> Resolution:
+    import portage
     from portage.dbapi.dep_expand import dep_expand
     from portage.exception import AmbiguousPackageName, InvalidAtom
 
-    settings, _ = _load_config(root)
-    portdb = portage.portdbapi(mysettings=settings)
     try:
         expanded = dep_expand(atom, mydb=portdb, settings=settings)
     except AmbiguousPackageName as exc:
@@ -126,7 +154,7 @@ def resolve(root: str, atom: str) -> dict[str, Any]:
                            f"every ebuild matching {atom!r} is masked for this profile ({why})")
         raise _Refused("not_found", f"no ebuild matches {atom!r} in this profile's repositories")
     slot, repo = portdb.aux_get(best, ["SLOT", "repository"])
-    return Resolution(atom=str(expanded), cpv=str(best), slot=slot, repo=repo).model_dump()
+    return Resolution(atom=str(expanded), cpv=str(best), slot=slot, repo=repo)
 
 
 def describe_binpkg(root: str, path: str, signing: SigningRequest | None) -> dict[str, Any]:
@@ -613,6 +641,8 @@ def _dispatch(request: HelperRequest, root: str) -> dict[str, Any]:
         return key_inputs(root, request.cpvs)
     if request.op == "resolve" and request.atom is not None:
         return resolve(root, request.atom)
+    if request.op == "prepare_request" and request.cpvs is not None:
+        return prepare_request(root, request.cpvs)
     if request.op == "describe_binpkg" and request.path is not None:
         return describe_binpkg(root, request.path, request.signing)
     if request.op == "sign_binpkg" and request.path is not None and request.signing:

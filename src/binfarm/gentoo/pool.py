@@ -25,7 +25,7 @@ from binfarm.gentoo.protocol import (
 )
 from binfarm.keys.inputs import KeyInputs
 
-__all__ = ["PlannedBuild", "PortageHelper"]
+__all__ = ["PlannedBuild", "PortageHelper", "RequestedPackage"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,19 @@ class PlannedBuild:
     deps: tuple[str, ...]
     key: str
     inputs: KeyInputs
+
+
+@dataclass(frozen=True)
+class RequestedPackage:
+    resolution: Resolution
+    inputs: KeyInputs
+    # Indexes of the other atoms of the request this package depends on.
+    needs: tuple[int, ...]
+
+
+def _check_atom(atom: str) -> None:
+    if not atom or len(atom) > 512 or any(c.isspace() or not c.isprintable() for c in atom):
+        raise InvalidInput(f"{atom!r} is not an atom (one word, like app-misc/hello)")
 
 
 class PortageHelper:
@@ -50,10 +63,20 @@ class PortageHelper:
 
     def resolve(self, node: Path, atom: str, env: Mapping[str, str] | None = None) -> Resolution:
         """The best visible ebuild for `atom`; InvalidInput or NotFound when there is none."""
-        if not atom or len(atom) > 512 or any(c.isspace() or not c.isprintable() for c in atom):
-            raise InvalidInput(f"{atom!r} is not an atom (one word, like app-misc/hello)")
+        _check_atom(atom)
         request = HelperRequest(op="resolve", atom=atom)
         return Resolution.model_validate(self._call(node, request, env))
+
+    def prepare_request(self, node: Path, atoms: list[str],
+                        env: Mapping[str, str] | None = None) -> list[RequestedPackage]:
+        """Each atom's resolution, build key inputs and which of the others it depends on,
+        in one helper call (Portage loads once, not once per atom)."""
+        for atom in atoms:
+            _check_atom(atom)
+        reply = self._call(node, HelperRequest(op="prepare_request", cpvs=atoms), env)
+        return [RequestedPackage(Resolution.model_validate(p["resolution"]),
+                                 KeyInputs.from_json(p["inputs"]), tuple(p["needs"]))
+                for p in reply["packages"]]
 
     def plan(self, node: Path, atoms: list[str]) -> list[PlannedBuild]:
         """Everything `atoms` pull in on a fresh machine of the node's profile, in

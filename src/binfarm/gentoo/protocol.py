@@ -17,7 +17,7 @@ __all__ = ["ROOT_KIND_VAR", "HelperReply", "HelperRequest", "ProfileInfo", "Reso
 ROOT_KIND_VAR = "BINFARM_BUILD_ROOT"
 
 Op = Literal["inspect_profile", "resolve", "describe_binpkg", "key_inputs", "best_versions",
-             "plan", "sign_binpkg"]
+             "plan", "sign_binpkg", "prepare_request"]
 
 
 class SigningRequest(BaseModel):
