@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/longpoll.py
 	$(BIN)/python bench/signing.py
 	$(BIN)/python bench/binhost.py
+	$(BIN)/python bench/overhead.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example

@@ -442,3 +442,23 @@ def signed_by_a_stranger(source: Path, work: Path) -> Path:
         home=str(stranger.home), key=fingerprint, out=str(out), lock=str(work / "lock")))
     stranger.stop_agent()
     return out
+
+
+def small_repo(base: Path, name: str, ebuilds: dict[str, str],
+               categories: tuple[str, ...] = ("app-misc",)) -> Path:
+    """A repository of its own (no masters) at base/name, amd64, holding `ebuilds`
+    ({cat/pn-ver: what follows EAPI, SLOT and LICENSE})."""
+    repo = base / name
+    (repo / "profiles" / "base").mkdir(parents=True)
+    (repo / "metadata").mkdir()
+    (repo / "profiles" / "repo_name").write_text(f"{name}\n")
+    (repo / "profiles" / "categories").write_text("".join(f"{c}\n" for c in categories))
+    (repo / "profiles" / "base" / "make.defaults").write_text(
+        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
+    (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
+    for cpv, body in ebuilds.items():
+        cp, pv = cpv.rsplit("-", 1)
+        (repo / cp).mkdir(parents=True, exist_ok=True)
+        (repo / cp / f"{cp.split('/')[1]}-{pv}.ebuild").write_text(
+            f'EAPI=8\nSLOT="0"\nLICENSE="MIT"\n{body}')
+    return repo

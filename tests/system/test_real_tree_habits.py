@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builders import FarmProcess
+from tests.builders import FarmProcess, small_repo
 
 _DOWN = "http://127.0.0.1:9/upstream"  # nothing listens on port 9: upstream is down
 
@@ -45,21 +45,10 @@ def _tarball(pv: str) -> bytes:
 
 
 def _repo(base: Path, distfiles: dict[str, bytes]) -> Path:
-    repo = base / "habits"
-    (repo / "profiles" / "base").mkdir(parents=True)
-    (repo / "metadata").mkdir()
-    (repo / "profiles" / "repo_name").write_text("habits\n")
-    (repo / "profiles" / "categories").write_text("app-misc\ndev-lang\n")
-    (repo / "profiles" / "base" / "make.defaults").write_text(
-        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
-    (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
-    for cpv, body in _EBUILDS.items():
+    repo = small_repo(base, "habits", _EBUILDS, categories=("app-misc", "dev-lang"))
+    for cpv in _EBUILDS:
         cp, pv = cpv.rsplit("-", 1)
-        pn = cp.split("/")[1]
-        (repo / cp).mkdir(parents=True)
-        (repo / cp / f"{pn}-{pv}.ebuild").write_text(
-            f'EAPI=8\nSLOT="0"\nLICENSE="MIT"\n{body}')
-        name = f"{pn}-{pv}.tar.gz"
+        name = f"{cp.split('/')[1]}-{pv}.tar.gz"
         if name in distfiles:
             data = distfiles[name]
             (repo / cp / "Manifest").write_text(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import FarmProcess, wait_until
+from tests.builders import FarmProcess, small_repo, wait_until
 
 _INSTALL = 'S="${WORKDIR}"\nsrc_install() { insinto /usr/share/${PN}; newins - x <<<x; }\n'
 _EBUILDS = {
@@ -23,20 +23,8 @@ _EBUILDS = {
 
 
 def _repo(base: Path) -> Path:
-    repo = base / "gate"
-    (repo / "profiles" / "base").mkdir(parents=True)
-    (repo / "metadata").mkdir()
-    (repo / "profiles" / "repo_name").write_text("gate\n")
-    (repo / "profiles" / "categories").write_text("app-misc\n")
-    (repo / "profiles" / "base" / "make.defaults").write_text(
-        'ARCH="amd64"\nCHOST="x86_64-pc-linux-gnu"\nACCEPT_KEYWORDS="amd64"\n')
-    (repo / "metadata" / "layout.conf").write_text("masters =\nthin-manifests = true\n")
-    for cpv, body in _EBUILDS.items():
-        cp, pv = cpv.rsplit("-", 1)
-        (repo / cp).mkdir(parents=True)
-        (repo / cp / f"{cp.split('/')[1]}-{pv}.ebuild").write_text(
-            f'EAPI=8\nSLOT="0"\nLICENSE="MIT"\nKEYWORDS="amd64"\n{body}{_INSTALL}')
-    return repo
+    return small_repo(base, "gate", {cpv: f'KEYWORDS="amd64"\n{body}{_INSTALL}'
+                                     for cpv, body in _EBUILDS.items()})
 
 
 def _tree(base: Path, repo: Path) -> Path:
