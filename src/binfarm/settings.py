@@ -6,6 +6,7 @@ down; nothing else reads the environment, except the Portage helper child.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -114,12 +115,21 @@ class QueueSettings(BaseModel):
                                       "delivery attempts.")
 
 
+def machine_slots() -> int:
+    """Builds at once that a machine's cores keep busy: independent small builds in
+    parallel are what makes the farm as fast as one emerge (bench/overhead.py), and past
+    4 each build's own MAKEOPTS -jN uses the cores anyway."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class WorkerSettings(BaseModel):
     name: str = Field("embedded", description="Name the worker reports to the server.")
     poll_interval_s: float = Field(1.0, description="Pause between lease attempts when idle.")
     log_flush_s: float = Field(2.0, description="How often a running build's log is sent.")
     heartbeat_s: float = Field(10.0, description="How often a running build is reported alive.")
-    slots: int = Field(1, ge=1, le=64, description="Builds this worker runs at once.")
+    slots: int = Field(default_factory=machine_slots, ge=1, le=64,
+                       description="Builds this worker runs at once [default: the machine's "
+                       "cores, at most 4; `binfarm worker` takes --slots].")
     outage_s: float = Field(900.0, description="How long a worker keeps retrying a server "
                             "that does not answer before it gives a build up.")
     http_timeout_s: float = Field(60.0, description="Timeout of one HTTP call to the server.")

@@ -83,7 +83,7 @@ def test_f1_f3_a_client_cannot_run_code_and_build_roots_hold_no_admin_token(
 
     admin = example_farm.token
     roots = example_farm.data_dir / "worker"
-    configs = list(roots.glob("*/roots/*/etc/portage/binrepos.conf/*"))
+    configs = list(roots.glob("**/roots/*/etc/portage/binrepos.conf/*"))
     assert configs
     for config in configs:
         text = config.read_text()

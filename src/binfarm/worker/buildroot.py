@@ -38,7 +38,7 @@ from binfarm.roots.sandbox import (
     check_sandbox_tools,
 )
 
-__all__ = ["BuildRoots", "root_name"]
+__all__ = ["BinhostCredentials", "BuildRoots", "root_name"]
 
 _MAX_TREE_BYTES = 64 << 20
 # Where a chroot root sees what the host binds in: Gentoo's own default locations.
@@ -65,9 +65,28 @@ class _Profile:
     repositories: Mapping[str, Path]
 
 
+class BinhostCredentials:
+    """The worker's binhost credential of each profile, shared by all its slots: the
+    server keeps one per worker and profile, and a new one revokes the last, so a slot
+    asking for its own would cut off the emerge of another slot mid-build."""
+
+    def __init__(self, client: FarmClient, worker: str) -> None:
+        self.client, self.worker = client, worker
+        self._by_profile: dict[str, CredentialOut] = {}
+        self._lock = threading.Lock()
+
+    def of(self, profile: str) -> CredentialOut:
+        with self._lock:
+            if profile not in self._by_profile:
+                self._by_profile[profile] = self.client.binhost_credential(self.worker,
+                                                                           profile)
+            return self._by_profile[profile]
+
+
 class BuildRoots:
     def __init__(self, client: FarmClient, work_dir: Path, distdir: Path, *, worker: str,
-                 chroots: Path, timeout_s: float, ca_file: Path | None = None) -> None:
+                 chroots: Path, timeout_s: float, credentials: BinhostCredentials,
+                 ca_file: Path | None = None) -> None:
         self.client = client
         self.ca_file = ca_file
         self.work_dir = work_dir
@@ -75,8 +94,7 @@ class BuildRoots:
         self.worker = worker
         self.chroots = chroots
         self.timeout_s = timeout_s
-        self._credentials: dict[str, CredentialOut] = {}
-        self._credentials_lock = threading.Lock()
+        self.credentials = credentials
         private_dir(work_dir)
         private_dir(chroots)
         distdir.mkdir(parents=True, exist_ok=True)
@@ -116,10 +134,7 @@ class BuildRoots:
         """This worker's layer for a build root of `profile`: the root gets a credential
         that reads only that profile's binhost and the mirror, never the worker's token."""
         name = profile.out.name
-        with self._credentials_lock:  # a new one revokes the last: one per profile
-            if name not in self._credentials:
-                self._credentials[name] = self.client.binhost_credential(self.worker, name)
-            cred = self._credentials[name]
+        cred = self.credentials.of(name)
         base = self.client.base_url
         return NodeLayer(distdir=distdir, repositories=repositories,
                          mirrors=(farm_uri(base, "mirror", cred.user, cred.secret),),

@@ -21,7 +21,7 @@ from binfarm.errors import BinfarmError, Conflict, Unavailable
 from binfarm.gentoo.emerge import build_packages, failure_of
 from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
-from binfarm.worker.buildroot import BuildRoots
+from binfarm.worker.buildroot import BinhostCredentials, BuildRoots
 from binfarm.worker.machine import can_enter_roots, local_arch, local_cpu_features
 
 __all__ = ["Worker"]
@@ -56,19 +56,22 @@ class Worker:
             chroot=chroot), stop)
         log.info("worker started worker=%s slots=%s chroot=%s server=%s", self.name,
                  self.settings.slots, chroot, self.client.base_url)
-        slots = [threading.Thread(target=self._slot, args=(i, stop), name=f"{self.name}-{i}")
+        credentials = BinhostCredentials(self.client, self.name)
+        slots = [threading.Thread(target=self._slot, args=(i, credentials, stop),
+                                  name=f"{self.name}-{i}")
                  for i in range(self.settings.slots)]
         for thread in slots:
             thread.start()
         for thread in slots:
             thread.join()
 
-    def _slot(self, index: int, stop: threading.Event) -> None:
+    def _slot(self, index: int, credentials: BinhostCredentials,
+              stop: threading.Event) -> None:
         work_dir = self.work_dir / f"slot-{index}" if self.settings.slots > 1 else self.work_dir
         (work_dir / "logs").mkdir(parents=True, exist_ok=True)
         roots = BuildRoots(self.client, work_dir, self.distdir, worker=self.name,
                            chroots=self.work_dir / "chroots", timeout_s=self.build_timeout_s,
-                           ca_file=self.ca_file)
+                           credentials=credentials, ca_file=self.ca_file)
         while not stop.is_set():
             try:
                 build = self.client.lease(self.name, wait_s=self.settings.lease_wait_s)
