@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
 		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null \
-		&& command -v rsync >/dev/null && command -v wrk >/dev/null || \
+		&& command -v rsync >/dev/null && command -v wrk >/dev/null && command -v umoci >/dev/null \
+		&& command -v skopeo >/dev/null || \
 		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		zstd pax-utils wget bubblewrap debootstrap nginx rsync wrk >/dev/null; }
+		zstd pax-utils wget bubblewrap debootstrap nginx rsync wrk umoci skopeo >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

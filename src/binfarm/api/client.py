@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -17,6 +18,7 @@ import httpx
 
 from binfarm.api.models import (
     API_PREFIX,
+    FINAL_STATES,
     BuildOut,
     CredentialOut,
     ExplainOut,
@@ -199,6 +201,19 @@ class FarmClient:
 
     def get_build(self, build_id: int) -> BuildOut:
         return BuildOut.model_validate(self._call("GET", f"/builds/{build_id}").json())
+
+    def wait_for_builds(self, build_ids: Iterable[int], *, poll_s: float = 1.0,
+                        progress: Callable[[list[BuildOut]], None] | None = None,
+                        ) -> list[BuildOut]:
+        """Poll until every build is final; `progress` sees each round's builds."""
+        ids = list(dict.fromkeys(build_ids))
+        while True:
+            latest = [self.get_build(i) for i in ids]
+            if progress is not None:
+                progress(latest)
+            if all(b.state in FINAL_STATES for b in latest):
+                return latest
+            time.sleep(poll_s)
 
     def read_log(self, build_id: int, offset: int = 0) -> bytes:
         return self._call("GET", f"/builds/{build_id}/log", params={"offset": offset}).content

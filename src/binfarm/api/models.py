@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 API_PREFIX = "/api/v1"
+# A build in one of these states never changes again.
+FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class ErrorBody(BaseModel):

@@ -12,6 +12,7 @@ from rich.console import Console
 from binfarm.cli import (
     builds,
     client,
+    image,
     keys,
     profile,
     publish,
@@ -71,6 +72,7 @@ app.add_typer(store.app, name="store")
 app.command("explain")(keys.explain)
 app.command("plan")(keys.plan)
 app.command("show")(keys.show)
+app.add_typer(image.app, name="image")
 
 _stderr = Console(stderr=True)
 

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from binfarm.api.client import FarmClient
-from binfarm.api.models import BuildOut
+from binfarm.api.models import FINAL_STATES, BuildOut
 from binfarm.cli.context import CliContext, call
 from binfarm.cli.render import (
     STATE_STYLES,
@@ -30,7 +30,6 @@ from binfarm.errors import InvalidInput
 
 __all__ = ["cancel", "list_builds", "list_workers", "request", "show_log", "watch"]
 
-_FINAL = {"succeeded", "failed", "cancelled"}
 _POLL_S = 0.25  # `--wait` ends at most this long after its builds
 _TAIL_BYTES = 64 << 10  # what `request --wait` shows of a failed build's log
 
@@ -169,7 +168,7 @@ def show_log(
 
         while True:
             drain()
-            if not follow or client.get_build(build_id).state in _FINAL:
+            if not follow or client.get_build(build_id).state in FINAL_STATES:
                 if follow:
                     drain()
                 return
@@ -178,25 +177,24 @@ def show_log(
 
 def _wait(client: FarmClient, build_ids: list[int]) -> list[BuildOut]:
     """Poll until every build is final, with a line of progress per build."""
-    latest: dict[int, BuildOut] = {}
     said: dict[int, str | None] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks = {bid: progress.add_task(f"build {bid}", total=None) for bid in build_ids}
-        while True:
-            for bid in build_ids:
-                build = latest[bid] = client.get_build(bid)
-                if build.waiting != said.get(bid) and build.waiting:
-                    progress.console.print(f"build {bid} waits: {markup_safe(build.waiting)}")
-                said[bid] = build.waiting
+
+        def show(builds: list[BuildOut]) -> None:
+            for build in builds:
+                if build.waiting != said.get(build.id) and build.waiting:
+                    progress.console.print(f"build {build.id} waits: "
+                                           f"{markup_safe(build.waiting)}")
+                said[build.id] = build.waiting
                 last = (_last_line(client, build) if build.state == "running"
                         else f"[dim]{markup_safe(build.waiting or '')}[/]")
-                progress.update(tasks[bid], description=(
-                    f"build {bid} {build.cpv} [{STATE_STYLES[build.state]}]{build.state}[/]"
-                    f" {last}"))
-            if all(b.state in _FINAL for b in latest.values()):
-                return [latest[bid] for bid in build_ids]
-            time.sleep(_POLL_S)
+                progress.update(tasks[build.id], description=(
+                    f"build {build.id} {build.cpv} [{STATE_STYLES[build.state]}]{build.state}"
+                    f"[/] {last}"))
+
+        return client.wait_for_builds(build_ids, poll_s=_POLL_S, progress=show)
 
 
 def _last_line(client: FarmClient, build: BuildOut) -> str:

@@ -10,7 +10,7 @@ from typing import Final
 
 from binfarm.errors import InvalidInput
 
-__all__ = ["BINHOST_OPTIONS", "Plan", "pretend", "run_emerge"]
+__all__ = ["BINHOST_OPTIONS", "Plan", "parse_plan", "pretend", "run_emerge"]
 
 BINHOST_OPTIONS: Final = ("--getbinpkg", "--usepkg", "--binpkg-respect-use=y")
 _MERGE_LINE: Final = re.compile(r"^\[(ebuild|binary)[^\]]*\]\s+(\S+)", re.MULTILINE)
@@ -30,10 +30,17 @@ def pretend(args: Sequence[str], *, timeout_s: float) -> Plan:
     if done.returncode != 0:
         raise InvalidInput(f"Portage cannot do `emerge {' '.join(args)}`:",
                            detail=(done.stdout[-3000:] + done.stderr[-3000:]).strip())
+    return parse_plan(done.stdout)
+
+
+def parse_plan(output: str) -> Plan:
+    """What `emerge --pretend` printed it would merge: compiled, or from binaries."""
     compile_, binary = [], []
-    for kind, cpv in _MERGE_LINE.findall(done.stdout):
-        (compile_ if kind == "ebuild" else binary).append(cpv.split("::", 1)[0])
-    return Plan(tuple(compile_), tuple(binary))
+    for kind, cpv in _MERGE_LINE.findall(output):
+        # --verbose writes cat/pf:SLOT/SUBSLOT::repo; a package shown twice is one
+        name = cpv.split("::", 1)[0].split(":", 1)[0]
+        (compile_ if kind == "ebuild" else binary).append(name)
+    return Plan(tuple(dict.fromkeys(compile_)), tuple(dict.fromkeys(binary)))
 
 
 def run_emerge(args: Sequence[str], *, timeout_s: float) -> int:

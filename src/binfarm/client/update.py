@@ -9,7 +9,6 @@ binhost. A farm that cannot be reached leaves Portage to compile locally, unless
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from binfarm.profiles.archive import MACHINE_LOCAL_FILES, find_make_profile, pac
 
 __all__ = ["UpdateReporter", "UpdateResult", "update"]
 
-_FINAL = {"succeeded", "failed", "cancelled"}
 _EMERGE_TIMEOUT_S = 24 * 3600.0
 _POLL_S = 1.0
 
@@ -67,7 +65,9 @@ def update(machine: Machine, state: ClientState, args: Sequence[str], *, binary_
                 reporter.requesting(plan.compile)
                 builds = client.request_builds(state.profile, [f"={c}" for c in plan.compile],
                                                requester=state.host)
-                failed = [b for b in _wait(client, builds, reporter) if b.state != "succeeded"]
+                done = client.wait_for_builds((b.id for b in builds), poll_s=_POLL_S,
+                                              progress=reporter.progress)
+                failed = [b for b in done if b.state != "succeeded"]
             # The options the pretend used; --binary-only turns --usepkg into --usepkgonly.
             options = ["--usepkgonly" if binary_only and o == "--usepkg" else o
                        for o in BINHOST_OPTIONS]
@@ -105,15 +105,4 @@ def _send_config(client: FarmClient, machine: Machine, state: ClientState) -> No
         write_binrepos(machine.config_dir, state.binhost(),
                        Path(state.ca_cert) if state.ca_cert else None)
         machine.save_state(state)
-
-
-def _wait(client: FarmClient, builds: list[BuildOut],
-          reporter: UpdateReporter) -> list[BuildOut]:
-    ids = list(dict.fromkeys(b.id for b in builds))
-    while True:
-        latest = [client.get_build(i) for i in ids]
-        reporter.progress(latest)
-        if all(b.state in _FINAL for b in latest):
-            return latest
-        time.sleep(_POLL_S)
 

@@ -62,6 +62,8 @@ class NodeLayer:
     farm_keys: bytes = b""
     # The CA an https farm is checked against, as the node sees the file.
     ca_file: Path | None = None
+    # Where Portage keeps the binhost's files it fetched [default: EPREFIX/var/cache/binhost].
+    binhost_cache: Path | None = None
 
 
 def pkgdir(node: Path) -> Path:
@@ -142,7 +144,8 @@ def write_config(
                         for name, command in wget_commands(layer.ca_file).items())
         _write_private(staging / "binrepos.conf" / f"{LAYER_NAME}.conf",
                        f"[binfarm-farm]\npriority = 100\nsync-uri = {layer.binhost}\n"
-                       f"verify-signature = true\n{fetch}")
+                       f"verify-signature = true\n{fetch}" + (
+                           f"location = {layer.binhost_cache}\n" if layer.binhost_cache else ""))
         trust_farm_keys_only(staging / "gnupg", layer.farm_keys)
     swap_in(staging, target)
 

@@ -16,18 +16,17 @@ import json
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from binfarm.api.checkout import ProfileCheckout, checkout_profile
 from binfarm.api.client import FarmClient, binhost_uri, farm_uri
-from binfarm.api.models import CredentialOut, ProfileOut, RootCopyIn, RootOut
+from binfarm.api.models import CredentialOut, RootCopyIn, RootOut
 from binfarm.errors import InvalidInput, Unavailable
 from binfarm.files import private_dir
 from binfarm.gentoo.configroot import NodeLayer, link_toolchain, write_config, write_node
 from binfarm.gentoo.emerge import EmergeTarget, PrefixTarget, run_emerge
-from binfarm.profiles.archive import tree_digest, unpack_tree
-from binfarm.profiles.model import MakeProfileRef
+from binfarm.profiles.archive import tree_digest
 from binfarm.revisions import revision_of
 from binfarm.roots.chroot import ChrootCopy
 from binfarm.roots.sandbox import (
@@ -40,7 +39,6 @@ from binfarm.roots.sandbox import (
 
 __all__ = ["BinhostCredentials", "BuildRoots", "root_name"]
 
-_MAX_TREE_BYTES = 64 << 20
 # Where a chroot root sees what the host binds in: Gentoo's own default locations.
 _ROOT_REPOS = Path("/var/db/repos")
 _ROOT_DISTDIR = Path("/var/cache/distfiles")
@@ -53,16 +51,6 @@ def root_name(profile: str) -> str:
     """Every build root's path has the same length: Portage relocates a binary into a
     prefix no longer than the one it was built in, so roots can share dependencies."""
     return "p-" + hashlib.sha256(profile.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class _Profile:
-    """A profile as this worker builds it: the server's record and its unpacked tree."""
-
-    out: ProfileOut
-    tree: Path
-    make_profile: MakeProfileRef | None
-    repositories: Mapping[str, Path]
 
 
 class BinhostCredentials:
@@ -105,7 +93,8 @@ class BuildRoots:
                 cancel: Callable[[], bool] | None = None) -> Iterator[EmergeTarget]:
         """The root to build `profile_name` in, for the length of the `with`; `pinned`
         repositories (a plan's snapshot) replace the current locations."""
-        profile = self._profile(profile_name, pinned or {})
+        profile = checkout_profile(self.client, profile_name,
+                                   self.work_dir / "profiles" / profile_name, pinned)
         if profile.out.root is None:
             node = self._prefix(profile)
             _say(log, f"build root: prefix {node}")
@@ -115,21 +104,7 @@ class BuildRoots:
         with self._chroot(profile, profile.out.root, log, cancel) as target:
             yield target
 
-    def _profile(self, name: str, pinned: Mapping[str, str]) -> _Profile:
-        out = self.client.get_profile(name)
-        tree = self.work_dir / "profiles" / name
-        shutil.rmtree(tree, ignore_errors=True)
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        unpack_tree(self.client.profile_tree(name), tree, max_bytes=_MAX_TREE_BYTES)
-        repositories = {r.name: Path(r.location) for r in self.client.list_repositories()}
-        repositories.update({n: Path(location) for n, location in pinned.items()})
-        for repo, location in repositories.items():
-            if not (location / "profiles").is_dir():
-                raise Unavailable(f"repository {repo!r} is not at {location} on this worker")
-        ref = MakeProfileRef.parse(out.make_profile) if out.make_profile else None
-        return _Profile(out, tree, ref, repositories)
-
-    def _layer(self, profile: _Profile, distdir: Path, repositories: Mapping[str, Path],
+    def _layer(self, profile: ProfileCheckout, distdir: Path, repositories: Mapping[str, Path],
                ca_file: Path | None) -> NodeLayer:
         """This worker's layer for a build root of `profile`: the root gets a credential
         that reads only that profile's binhost and the mirror, never the worker's token."""
@@ -141,7 +116,7 @@ class BuildRoots:
                          binhost=binhost_uri(base, name, cred.user, cred.secret),
                          farm_keys=self.client.public_keys(), ca_file=ca_file)
 
-    def _prefix(self, profile: _Profile) -> Path:
+    def _prefix(self, profile: ProfileCheckout) -> Path:
         node = self.work_dir / "roots" / root_name(profile.out.name)
         write_node(node, profile.tree, profile.make_profile,
                    self._layer(profile, self.distdir, profile.repositories, self.ca_file))
@@ -152,7 +127,7 @@ class BuildRoots:
         return node
 
     @contextlib.contextmanager
-    def _chroot(self, profile: _Profile, root: RootOut, log: BinaryIO,
+    def _chroot(self, profile: ProfileCheckout, root: RootOut, log: BinaryIO,
                 cancel: Callable[[], bool] | None) -> Iterator[EmergeTarget]:
         check_sandbox_tools()
         copy = ChrootCopy(self.chroots / profile.out.name)
@@ -175,7 +150,7 @@ class BuildRoots:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _write_chroot_config(self, profile: _Profile, copy: ChrootCopy,
+    def _write_chroot_config(self, profile: ProfileCheckout, copy: ChrootCopy,
                              scratch: Path) -> tuple[Bind, ...]:
         """This build's etc/portage and PKGDIR, and the binds that put them in the root."""
         in_root = {name: _ROOT_REPOS / name for name in profile.repositories}
@@ -192,7 +167,7 @@ class BuildRoots:
                 *(Bind(location, str(in_root[name]))
                   for name, location in sorted(profile.repositories.items())))
 
-    def _bring_up_to_date(self, profile: _Profile, root: RootOut, copy: ChrootCopy,
+    def _bring_up_to_date(self, profile: ProfileCheckout, root: RootOut, copy: ChrootCopy,
                           binds: tuple[Bind, ...], scratch: Path, log: BinaryIO,
                           cancel: Callable[[], bool] | None) -> None:
         """Unpack the archive if this copy is not of it, and update @system from the farm's
@@ -257,7 +232,7 @@ class BuildRoots:
                 copy.remove()
 
 
-def _system_state(profile: _Profile, root: RootOut) -> str:
+def _system_state(profile: ProfileCheckout, root: RootOut) -> str:
     """What the root's @system must match: the archive, the generation, the profile's
     tree and the repositories' revisions."""
     parts = {"digest": root.digest, "generation": root.generation,
