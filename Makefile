@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/signing.py
 	$(BIN)/python bench/binhost.py
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/images.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example

@@ -40,7 +40,7 @@ ATOMS = ["dev-libs/libgreet", "app-misc/hello", "app-misc/tool", "app-misc/wordc
 PROFILE = "laptop"
 
 
-def plain_emerge(base: Path) -> float:
+def plain_emerge(base: Path, atoms: list[str] = ATOMS) -> float:
     """Seconds of `emerge --buildpkg --oneshot ATOMS` in a fresh prefix of the profile."""
     tree = example_paths()["profiles"] / PROFILE
     node = base / "node"
@@ -52,7 +52,7 @@ def plain_emerge(base: Path) -> float:
     link_toolchain(node, "x86_64-pc-linux-gnu")
     with open(base / "emerge.log", "wb") as log:
         started = time.perf_counter()
-        result = run_emerge(PrefixTarget(node), ["--buildpkg", "--oneshot", *ATOMS], log,
+        result = run_emerge(PrefixTarget(node), ["--buildpkg", "--oneshot", *atoms], log,
                             timeout_s=1800)
         taken = time.perf_counter() - started
     if not result.ok:

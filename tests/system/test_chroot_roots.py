@@ -6,6 +6,7 @@ root as it was."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -147,6 +148,30 @@ def test_a_chroot_profile_builds_binaries_a_machine_without_prefix_installs(
     for path in installed:
         data = path.resolve().read_bytes()
         assert not [p for p in farm_paths if p in data], (path, farm_paths)
+
+
+def test_an_image_of_the_chroot_profile_is_made_of_its_slash_binaries(
+        chroot_farm: ChrootFarm, tmp_path: Path) -> None:
+    f = chroot_farm
+    image = tmp_path / "image"
+    done = f.farm.cli("image", "build", PROFILE, "app-misc/hello", "sys-libs/hostlibc",
+                      "--out", str(image), timeout_s=900)
+    assert done.returncode == 0, done.stdout + done.stderr + f.dump()
+    manifest = json.loads((tmp_path / "image.manifest.json").read_text())
+    # The C library had no binary yet: the farm built it in the chroot root first.
+    [libc] = [b["build"] for b in manifest["built_for_it"] if b["cpv"] == "sys-libs/hostlibc-1.0"]
+    assert ">>> binfarm: build root: chroot" in f.log(libc)
+    [hello] = f.request("-p", PROFILE, "app-misc/hello")
+    installed = {p["cpv"]: p["build_id"] for p in manifest["packages"]}
+    assert installed["app-misc/hello-1.0"] == hello["packages"][0]["build_id"]
+    # Built for `/`, installed at `/`: nothing was relocated.
+    runpath = subprocess.run(["scanelf", "-qF", "%r#F", str(image / "usr/bin/hello")],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert runpath == ["/usr/lib64"], runpath
+    ran = subprocess.run(["bwrap", "--bind", str(image), "/", "--proc", "/proc", "--dev", "/dev",
+                          "--unshare-all", "--", "/usr/bin/hello"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0 and "hello: nls on, libgreet 1.0" in ran.stdout, ran
 
 
 def test_the_same_worker_builds_a_prefix_profile_in_a_prefix(chroot_farm: ChrootFarm) -> None:
