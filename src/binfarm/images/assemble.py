@@ -25,8 +25,8 @@ from binfarm.api.client import FarmClient, binhost_uri
 from binfarm.api.models import BuildOut
 from binfarm.client.emerge import Plan, parse_plan
 from binfarm.errors import InvalidInput, Unavailable
-from binfarm.gentoo.configroot import NodeLayer, node_env, pkgdir, write_node
-from binfarm.gentoo.emerge import BuildResult, run_emerge
+from binfarm.gentoo.configroot import NodeLayer, pkgdir, write_node
+from binfarm.gentoo.emerge import BuildResult, PrefixTarget, run_emerge
 from binfarm.keys.cpv import cp_of
 from binfarm.roots.sandbox import missing_sandbox_tools
 
@@ -103,29 +103,22 @@ class ImageReporter:
 
 
 @dataclass(frozen=True)
-class _ImageTarget:
-    """emerge of the image's node into ROOT = the image, EPREFIX empty, in bubblewrap with
-    only `writable` writable."""
+class _ImageTarget(PrefixTarget):
+    """The node's emerge into ROOT = the image with EPREFIX empty, in bubblewrap with only
+    `writable` writable."""
 
-    node: Path
     root: Path
     writable: Path
 
-    @property
-    def pkgdir(self) -> Path:
-        return pkgdir(self.node)
-
-    def offline(self) -> None:
-        return None
-
     def command(self, argv: Sequence[str],
                 env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        command, command_env = super().command(argv, {"EPREFIX": "", "ROOT": str(self.root),
+                                                      **env})
         # /tmp first, then the work directory: it may itself be under /tmp.
         sandbox = ["bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev",
                    "--proc", "/proc", "--bind", str(self.writable), str(self.writable),
                    "--die-with-parent", "--"]
-        return [*sandbox, *argv], {**node_env(self.node), "EPREFIX": "",
-                                   "ROOT": str(self.root), **env}
+        return [*sandbox, *command], command_env
 
 
 def assemble(client: FarmClient, spec: ImageSpec, work: Path, *, token: str | None,
