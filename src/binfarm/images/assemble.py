@@ -112,12 +112,14 @@ class _ImageTarget(PrefixTarget):
 
     def command(self, argv: Sequence[str],
                 env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        # Temporary files go to the work directory too: /tmp stays the host's, read-only
+        # (a tmpfs over it would hide a Python or Portage installed under /tmp).
+        temporary = self.writable / "tmp"
+        temporary.mkdir(exist_ok=True)
         command, command_env = super().command(argv, {"EPREFIX": "", "ROOT": str(self.root),
-                                                      **env})
-        # /tmp first, then the work directory: it may itself be under /tmp.
-        sandbox = ["bwrap", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--dev", "/dev",
-                   "--proc", "/proc", "--bind", str(self.writable), str(self.writable),
-                   "--die-with-parent", "--"]
+                                                      "TMPDIR": str(temporary), **env})
+        sandbox = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                   "--bind", str(self.writable), str(self.writable), "--die-with-parent", "--"]
         return [*sandbox, *command], command_env
 
 
