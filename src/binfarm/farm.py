@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from binfarm.db.engine import open_engine
+from binfarm.distcc.registry import DistccRegistry
+from binfarm.distcc.service import CompileHosts
 from binfarm.errors import BinfarmError, Conflict, InvalidInput, NotFound
 from binfarm.examples import EXAMPLE_CPUS, EXAMPLE_PROFILES, EXAMPLE_REPO_NAME, example_paths
 from binfarm.files import private_dir
@@ -141,6 +143,9 @@ class Farm:
                                    clock)
         self.resigning = Resigning(self.signing_keys, self.catalog, self.blobs, self.helper,
                                    write_bare_node(self.data_dir / "signing" / "node"))
+        self.distcc_slots = DistccRegistry(self.engine, clock)
+        self.compile_hosts = CompileHosts(self.distcc_slots, settings.distcc,
+                                          self.workers.compilers)
 
     def close(self) -> None:
         """Stop what the farm started besides threads: gpg's agent, database connections."""
@@ -310,14 +315,17 @@ class Farm:
                 log.info("request withdrawn build_id=%s token=%s", build_id, token.name)
                 return self.queue.get(build_id)
         cancelled = self.queue.cancel(build_id)
+        self.distcc_slots.release(build_id)
         log.info("build cancelled build_id=%s", build_id)
         return cancelled
 
     # -- workers -------------------------------------------------------------------------
 
     def register_worker(self, name: str, arch: str, cpu_features: frozenset[str],
-                        slots: int, *, chroot: bool = False) -> WorkerInfo:
-        worker = self.workers.register(name, arch, cpu_features, slots, chroot=chroot)
+                        slots: int, *, chroot: bool = False,
+                        compiler: str | None = None) -> WorkerInfo:
+        worker = self.workers.register(name, arch, cpu_features, slots, chroot=chroot,
+                                       compiler=compiler)
         log.info("worker registered worker=%s arch=%s slots=%s chroot=%s", name, arch, slots,
                  chroot)
         return worker
@@ -473,6 +481,7 @@ class Farm:
         if "upload" in measured:  # the worker waited for the checks too: not its upload
             measured["upload"] = round(max(0.0, measured["upload"] - indexing), 3)
         build = self.queue.finish(build_id, worker, ok=ok, error=error, timings=measured)
+        self.distcc_slots.release(build_id)
         self.wake_workers()  # builds that waited for this one may be leased now
         log.info("build finished build_id=%s state=%s", build_id, build.state)
         return build

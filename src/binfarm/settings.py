@@ -133,9 +133,22 @@ class WorkerSettings(BaseModel):
     outage_s: float = Field(900.0, description="How long a worker keeps retrying a server "
                             "that does not answer before it gives a build up.")
     http_timeout_s: float = Field(60.0, description="Timeout of one HTTP call to the server.")
+    distcc: bool = Field(True, description="Compile on the farm's distcc hosts when it "
+                         "leases their slots to a build.")
+    distcc_slots: int = Field(16, ge=1, le=1024, description="Most distcc slots a build of "
+                              "this worker asks for.")
     lease_wait_s: float = Field(20.0, ge=0, le=60, description="How long an idle worker's "
                                 "lease request waits on the server for a build; a stopping "
                                 "worker may take this long to notice.")
+
+
+class DistccSettings(BaseModel):
+    trusted_networks: list[str] = Field(default_factory=list, description="Networks (CIDRs) "
+                                        "distcc hosts may be in without a warning when added.")
+    probe_interval_s: float = Field(60.0, gt=0, description="How often `serve` probes every "
+                                    "distcc host.")
+    probe_timeout_s: float = Field(20.0, gt=0, description="Longest one probe compile may take.")
+    max_slots_per_build: int = Field(16, ge=1, description="Most distcc slots one build leases.")
 
 
 class _FarmEnvironment(EnvSettingsSource):
@@ -174,6 +187,7 @@ class Settings(BaseSettings):
     portage: PortageSettings = Field(default_factory=PortageSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    distcc: DistccSettings = Field(default_factory=DistccSettings)
 
     @field_validator("data_dir")
     @classmethod

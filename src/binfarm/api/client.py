@@ -21,6 +21,11 @@ from binfarm.api.models import (
     FINAL_STATES,
     BuildOut,
     CredentialOut,
+    DistccActivityOut,
+    DistccAddOut,
+    DistccHostOut,
+    DistccLeaseOut,
+    DistccTask,
     ExplainOut,
     GcIn,
     GcOut,
@@ -251,9 +256,10 @@ class FarmClient:
     # -- the worker protocol -------------------------------------------------------------
 
     def register_worker(self, name: str, arch: str, cpu_features: list[str],
-                        slots: int, *, chroot: bool = False) -> WorkerOut:
+                        slots: int, *, chroot: bool = False,
+                        compiler: str | None = None) -> WorkerOut:
         body = {"name": name, "arch": arch, "cpu_features": cpu_features, "slots": slots,
-                "chroot": chroot}
+                "chroot": chroot, "compiler": compiler}
         return WorkerOut.model_validate(self._call("POST", "/worker/register", json=body).json())
 
     def binhost_credential(self, worker: str, profile: str) -> CredentialOut:
@@ -337,8 +343,47 @@ class FarmClient:
                               timeout=self._http.timeout.read + wait_s)
         return None if response.status_code == 204 else BuildOut.model_validate(response.json())
 
-    def heartbeat(self, build_id: int, worker: str) -> None:
-        self._call("POST", f"/builds/{build_id}/heartbeat", json={"worker": worker})
+    def heartbeat(self, build_id: int, worker: str,
+                  distcc: list[DistccTask] | None = None) -> None:
+        body: dict[str, Any] = {"worker": worker}
+        if distcc is not None:
+            body["distcc"] = [task.model_dump() for task in distcc]
+        self._call("POST", f"/builds/{build_id}/heartbeat", json=body)
+
+    def lease_distcc(self, build_id: int, worker: str, want: int) -> DistccLeaseOut:
+        return DistccLeaseOut.model_validate(self._call(
+            "POST", f"/builds/{build_id}/distcc", json={"worker": worker, "want": want}).json())
+
+    # -- distcc hosts ----------------------------------------------------------------
+
+    def add_distcc_host(self, host: str, slots: int) -> DistccAddOut:
+        return DistccAddOut.model_validate(self._call(
+            "POST", "/distcc/hosts", json={"host": host, "slots": slots}).json())
+
+    def distcc_hosts(self) -> list[DistccHostOut]:
+        return [DistccHostOut.model_validate(h)
+                for h in self._call("GET", "/distcc/hosts").json()]
+
+    def distcc_host(self, name: str) -> DistccHostOut:
+        return DistccHostOut.model_validate(self._call("GET", f"/distcc/hosts/{name}").json())
+
+    def drain_distcc_host(self, name: str, *, undo: bool = False) -> DistccHostOut:
+        return DistccHostOut.model_validate(self._call(
+            "POST", f"/distcc/hosts/{name}/drain", params={"undo": undo}).json())
+
+    def remove_distcc_host(self, name: str) -> DistccHostOut:
+        return DistccHostOut.model_validate(self._call("DELETE",
+                                                       f"/distcc/hosts/{name}").json())
+
+    def probe_distcc_hosts(self, host: str | None = None) -> list[DistccHostOut]:
+        params = {"host": host} if host else {}
+        return [DistccHostOut.model_validate(h) for h in self._call(
+            "POST", "/distcc/probe", params=params,
+            timeout=self._http.timeout.read + 120).json()]
+
+    def distcc_activity(self) -> list[DistccActivityOut]:
+        return [DistccActivityOut.model_validate(a)
+                for a in self._call("GET", "/distcc/activity").json()]
 
     def append_log(self, build_id: int, worker: str, chunk: bytes) -> None:
         self._call("POST", f"/builds/{build_id}/log", content=chunk, params={"worker": worker},

@@ -12,9 +12,18 @@ __all__ = [
     "CpuIn",
     "CredentialIn",
     "CredentialOut",
+    "DistccActivityOut",
+    "DistccAddOut",
+    "DistccGrantOut",
+    "DistccHostIn",
+    "DistccHostOut",
+    "DistccLeaseIn",
+    "DistccLeaseOut",
+    "DistccTask",
     "ErrorBody",
     "ExplainOut",
     "FinishIn",
+    "HeartbeatIn",
     "HeartbeatOut",
     "HostOut",
     "HostProfileIn",
@@ -173,6 +182,8 @@ class WorkerIn(BaseModel):
     cpu_features: list[str] = Field(default_factory=list, max_length=512)
     slots: int = Field(1, ge=1, le=64)
     chroot: bool = Field(False, description="It can enter chroot roots (has bubblewrap).")
+    compiler: str | None = Field(None, max_length=256, description="Its gcc, as objects "
+                                 "name it: distcc hosts must run the same.")
 
 
 class WorkerOut(BaseModel):
@@ -346,6 +357,73 @@ class BuildOut(BaseModel):
 class LeaseIn(BaseModel):
     worker: str = Field(min_length=1, max_length=128)
     wait_s: float = Field(0.0, ge=0, le=60, description="Wait this long for a build.")
+
+
+class DistccTask(BaseModel):
+    """One compile in flight on a distcc host, from a worker's distcc state files."""
+
+    pid: int
+    file: str = Field(max_length=256)
+    host: str = Field(max_length=256)
+    slot: int
+    phase: str = Field(max_length=16)
+
+
+class HeartbeatIn(LeaseIn):
+    distcc: list[DistccTask] | None = Field(None, max_length=1024, description="What the "
+                                            "build's distcc clients compile now.")
+
+
+class DistccHostIn(BaseModel):
+    host: str = Field(min_length=1, max_length=300, description="HOST[:PORT]")
+    slots: int = Field(ge=1, le=256)
+
+
+class DistccHostOut(BaseModel):
+    name: str
+    address: str
+    port: int
+    slots: int
+    state: str
+    draining: bool
+    reason: str | None
+    compiler: str | None
+    compilers: list[str]
+    warning: str | None
+    probed_at: float | None
+    stats: dict[str, str] | None
+    stats_at: float | None
+    used: int = Field(0, description="Slots leased to builds now.")
+    builds: list[int] = Field(default_factory=list, description="The builds holding them.")
+
+
+class DistccAddOut(BaseModel):
+    host: DistccHostOut
+    warnings: list[str]
+
+
+class DistccLeaseIn(BaseModel):
+    worker: str = Field(min_length=1, max_length=128)
+    want: int = Field(ge=1, le=1024)
+
+
+class DistccGrantOut(BaseModel):
+    host: str
+    address: str
+    port: int
+    slots: int
+
+
+class DistccLeaseOut(BaseModel):
+    grants: list[DistccGrantOut]
+    reason: str | None = Field(None, description="Why no slot was leased.")
+
+
+class DistccActivityOut(BaseModel):
+    build: int
+    worker: str
+    reported_at: float
+    tasks: list[DistccTask]
 
 
 class CredentialIn(BaseModel):

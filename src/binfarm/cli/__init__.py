@@ -12,6 +12,7 @@ from rich.console import Console
 from binfarm.cli import (
     builds,
     client,
+    distcc,
     image,
     keys,
     profile,
@@ -73,6 +74,7 @@ app.command("explain")(keys.explain)
 app.command("plan")(keys.plan)
 app.command("show")(keys.show)
 app.add_typer(image.app, name="image")
+app.add_typer(distcc.app, name="distcc")
 
 _stderr = Console(stderr=True)
 

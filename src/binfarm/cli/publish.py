@@ -19,7 +19,7 @@ def publish(
     ] = False,
     listen: Annotated[str, typer.Option(help="Where that nginx listens.")] = "127.0.0.1:8080",
 ) -> None:
-    """Write each profile's channels to <data_dir>/published/<profile>[/testing]/current
+    """Write each profile's channels to <data_dir>/published/<profile>/current (and .../testing/current)
     (serve does so on every change): a plain tree for nginx, NFS, rsync, FTP, file://."""
     cli: CliContext = ctx.obj
     if nginx_config:

@@ -91,10 +91,13 @@ def serve(
                                name="notices", daemon=True)
     publisher = threading.Thread(target=farm.publisher.run, args=(stop,), name="publisher",
                                  daemon=True)
+    prober = threading.Thread(target=farm.compile_hosts.run, args=(stop,), name="distcc-probe",
+                              daemon=True)
     if settings.publish.enabled:
         farm.publisher.tree.check_filesystem()  # refused before serving, not in a thread
     starter.start()
     notices.start()
+    prober.start()
     if settings.publish.enabled:
         publisher.start()
     try:

@@ -25,6 +25,9 @@ __all__ = [
     "builds",
     "canary_reports",
     "channel_indexes",
+    "distcc_activity",
+    "distcc_hosts",
+    "distcc_slots",
     "hosts",
     "index_generations",
     "instances",
@@ -170,6 +173,9 @@ workers = Table(
     Column("benched_until", Float),
     # It can enter chroot roots (has bubblewrap): only such workers lease their builds.
     Column("chroot", Boolean, nullable=False, default=False, server_default=false()),
+    # Its gcc as objects name it ("(Debian 12.2.0-14+deb12u1) 12.2.0"): distcc hosts must
+    # run the same one to compile for it.
+    Column("compiler", Text),
 )
 
 instances = Table(
@@ -332,5 +338,48 @@ root_copies = Table(
     Column("layers", Integer, nullable=False),
     Column("disk_bytes", BigInteger, nullable=False),
     Column("system_state", String(64)),
+    Column("reported_at", Float, nullable=False),
+)
+
+# Compile hosts running distccd; the farm probes them and is the one scheduler of their slots.
+distcc_hosts = Table(
+    "distcc_hosts",
+    metadata,
+    Column("name", String(300), primary_key=True),  # HOST:PORT
+    Column("address", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("slots", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # up, down, mismatched
+    Column("draining", Boolean, nullable=False, default=False, server_default=false()),
+    Column("reason", Text),
+    Column("compiler", Text),
+    Column("compilers", JSON),  # compiler names that compiled on it
+    Column("warning", Text),
+    Column("added_at", Float, nullable=False),
+    Column("probed_at", Float),
+    Column("stats", JSON),  # its --stats page, when it serves one
+    Column("stats_at", Float),
+)
+
+# One row per leased slot: the primary key is the invariant that a host's slots are never
+# handed out twice, over all builds, workers and servers.
+distcc_slots = Table(
+    "distcc_slots",
+    metadata,
+    Column("host", String(300), ForeignKey("distcc_hosts.name", ondelete="CASCADE"),
+           primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("build", Integer, ForeignKey("builds.id"), nullable=False, index=True),
+    Column("worker", String(128), nullable=False),
+    Column("leased_at", Float, nullable=False),
+)
+
+# What a build's distcc clients are doing now, from the worker's heartbeats.
+distcc_activity = Table(
+    "distcc_activity",
+    metadata,
+    Column("build", Integer, ForeignKey("builds.id"), primary_key=True),
+    Column("worker", String(128), nullable=False),
+    Column("tasks", JSON, nullable=False),
     Column("reported_at", Float, nullable=False),
 )

@@ -25,11 +25,12 @@ class WorkerInfo:
     consecutive_failures: int
     benched_until: float | None
     chroot: bool = False
+    compiler: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> WorkerInfo:
         return cls(row.name, row.arch, frozenset(row.cpu_features), row.slots, row.last_seen_at,
-                   row.consecutive_failures, row.benched_until, bool(row.chroot))
+                   row.consecutive_failures, row.benched_until, bool(row.chroot), row.compiler)
 
     def benched(self, now: float) -> bool:
         return self.benched_until is not None and self.benched_until > now
@@ -43,11 +44,12 @@ class WorkerRegistry:
         self.settings = settings
 
     def register(self, name: str, arch: str, cpu_features: frozenset[str],
-                 slots: int, *, chroot: bool = False) -> WorkerInfo:
+                 slots: int, *, chroot: bool = False,
+                 compiler: str | None = None) -> WorkerInfo:
         """Record a worker (again): a re-registration keeps its failure record."""
         now = self.clock()
         values = {"arch": arch, "cpu_features": sorted(cpu_features), "slots": slots,
-                  "chroot": chroot, "last_seen_at": now}
+                  "chroot": chroot, "compiler": compiler, "last_seen_at": now}
         with self.engine.begin() as conn:
             if conn.execute(update(workers).where(workers.c.name == name)
                             .values(**values)).rowcount == 0:
@@ -64,6 +66,12 @@ class WorkerRegistry:
         with self.engine.connect() as conn:
             rows = conn.execute(select(workers).order_by(workers.c.name))
             return [WorkerInfo.from_row(row) for row in rows]
+
+    def compilers(self) -> set[str]:
+        """The gcc of every worker that said which it runs."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(workers.c.compiler).where(workers.c.compiler.is_not(None)))
+            return {row.compiler for row in rows}
 
     def touch(self, name: str) -> None:
         with self.engine.begin() as conn:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from binfarm.errors import InvalidInput, Unavailable
 
-__all__ = ["KEPT_CAPABILITIES", "PKGDIR_IN_ROOT", "ROOT_ENV", "Bind", "ChrootTarget", "Overlay",
-           "Sandbox", "check_sandbox_tools", "missing_sandbox_tools"]
+__all__ = ["DISTCC_DIR_IN_ROOT", "KEPT_CAPABILITIES", "PKGDIR_IN_ROOT", "ROOT_ENV", "Bind",
+           "ChrootTarget", "Overlay", "Sandbox", "check_sandbox_tools", "missing_sandbox_tools"]
 
 PKGDIR_IN_ROOT = "/var/cache/binpkgs"  # where a root's PKGDIR is bound (worker/buildroot.py)
+DISTCC_DIR_IN_ROOT = "/var/tmp/binfarm-distcc"  # a distcc build's DISTCC_DIR (worker/distcc.py)
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The environment inside a root, as a login shell on a Gentoo machine would have it.
 ROOT_ENV = {
@@ -87,13 +88,17 @@ class Sandbox:
     env: Mapping[str, str] = field(default_factory=lambda: dict(ROOT_ENV))
     # Offline: a network namespace with only loopback (a build, once its fetch is done).
     network: bool = True
+    # A build on leased distcc slots reaches the hosts: it keeps the network.
+    build_network: bool = False
 
     def offline(self) -> Sandbox:
-        """The same root without network, and with every bind read-only but PKGDIR's, so
-        a build cannot leave anything (a symlink, say) in the farm's DISTDIR."""
-        binds = tuple(replace(b, writable=b.writable and b.target == PKGDIR_IN_ROOT)
+        """The same root without network (unless it compiles on distcc hosts), and with
+        every bind read-only but PKGDIR's and DISTCC_DIR's, so a build cannot leave
+        anything (a symlink, say) in the farm's DISTDIR."""
+        binds = tuple(replace(b, writable=b.writable and b.target in (PKGDIR_IN_ROOT,
+                                                                      DISTCC_DIR_IN_ROOT))
                       for b in self.binds)
-        return replace(self, network=False, binds=binds)
+        return replace(self, network=self.build_network, binds=binds)
 
     def argv(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
         """The host command that runs `command` inside the root, with `env` added."""

@@ -14,6 +14,7 @@ from binfarm.server.limits import BodyLimits
 from binfarm.server.routes import (
     binhost,
     builds,
+    distcc,
     hosts,
     keys,
     mirror,
@@ -49,7 +50,7 @@ def create_app(farm: Farm) -> FastAPI:
     app.add_middleware(BodyLimits, farm=farm)
     app.add_middleware(ChangesOnWrite, farm=farm)
     for module in (profiles, roots, builds, worker, keys, tokens, hosts, plans, signing,
-                   rollout, store, publish):
+                   rollout, store, publish, distcc):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)

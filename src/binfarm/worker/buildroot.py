@@ -37,7 +37,7 @@ from binfarm.roots.sandbox import (
     check_sandbox_tools,
 )
 
-__all__ = ["BinhostCredentials", "BuildRoots", "root_name"]
+__all__ = ["BinhostCredentials", "BuildRoots", "root_name", "say"]
 
 # Where a chroot root sees what the host binds in: Gentoo's own default locations.
 _ROOT_REPOS = Path("/var/db/repos")
@@ -83,6 +83,7 @@ class BuildRoots:
         self.chroots = chroots
         self.timeout_s = timeout_s
         self.credentials = credentials
+        self.chosts: dict[str, str] = {}  # each profile's CHOST, as its last checkout said
         private_dir(work_dir)
         private_dir(chroots)
         distdir.mkdir(parents=True, exist_ok=True)
@@ -95,9 +96,10 @@ class BuildRoots:
         repositories (a plan's snapshot) replace the current locations."""
         profile = checkout_profile(self.client, profile_name,
                                    self.work_dir / "profiles" / profile_name, pinned)
+        self.chosts[profile_name] = profile.out.chost
         if profile.out.root is None:
             node = self._prefix(profile)
-            _say(log, f"build root: prefix {node}")
+            say(log, f"build root: prefix {node}")
             self._drop_chroot(profile_name)
             yield PrefixTarget(node)
             return
@@ -141,7 +143,7 @@ class BuildRoots:
                 if state is None or state.digest != root.digest:
                     raise Unavailable(f"the chroot root of {profile.out.name!r} was replaced "
                                       "while this build started; it will be retried")
-                _say(log, f"build root: chroot {copy.directory} (archive {root.digest[:12]}"
+                say(log, f"build root: chroot {copy.directory} (archive {root.digest[:12]}"
                           f" from {root.source}, {len(state.layers)} @system layer(s)), "
                           "in a throwaway layer; EPREFIX is empty, ROOT is /")
                 overlay = copy.overlay(scratch / "layer")
@@ -180,7 +182,7 @@ class BuildRoots:
         with copy.locked(exclusive=True):
             state = copy.state()
             if state is None or state.digest != root.digest:
-                _say(log, f"fetching the chroot root {root.digest[:12]} ({root.size} bytes)")
+                say(log, f"fetching the chroot root {root.digest[:12]} ({root.size} bytes)")
                 archive = copy.directory / "archive.download"
                 try:
                     self.client.download_root_archive(profile.out.name, archive)
@@ -196,7 +198,7 @@ class BuildRoots:
     def _update_system(self, copy: ChrootCopy, generation: int, wanted: str,
                        binds: tuple[Bind, ...], scratch: Path, log: BinaryIO,
                        cancel: Callable[[], bool] | None) -> None:
-        _say(log, "bringing the chroot root up to date with @system from the farm's binaries "
+        say(log, "bringing the chroot root up to date with @system from the farm's binaries "
                   "(its profile, a repository or its generation changed)")
         overlay = copy.overlay(copy.new_layer_scratch())
         overlay.create()
@@ -205,15 +207,15 @@ class BuildRoots:
         installed = overlay.upper / "var/db/pkg"
         if not result.ok:
             shutil.rmtree(overlay.upper.parent, ignore_errors=True)
-            _say(log, "@system could not be updated from the farm's binaries; this build "
+            say(log, "@system could not be updated from the farm's binaries; this build "
                       "uses the root as it was (the update is tried again next build)")
         elif installed.is_dir() and any(installed.iterdir()):
             state = copy.keep_layer(overlay, generation, wanted)
-            _say(log, f"kept the @system update as layer {state.layers[-1]}")
+            say(log, f"kept the @system update as layer {state.layers[-1]}")
         else:
             shutil.rmtree(overlay.upper.parent, ignore_errors=True)
             copy.mark(generation, wanted)
-            _say(log, "@system was already up to date")
+            say(log, "@system was already up to date")
 
     def _report(self, profile: str, copy: ChrootCopy) -> None:
         state = copy.state()
@@ -249,6 +251,6 @@ def _has_user(root: Path, name: str) -> bool:
     return any(line.split(":", 1)[0] == name for line in lines)
 
 
-def _say(log: BinaryIO, message: str) -> None:
+def say(log: BinaryIO, message: str) -> None:
     log.write(f">>> binfarm: {message}\n".encode())
     log.flush()

@@ -17,11 +17,13 @@ from typing import TypeVar
 
 from binfarm.api.client import FarmClient
 from binfarm.api.models import BuildOut
+from binfarm.distcc.probe import local_compiler
 from binfarm.errors import BinfarmError, Conflict, Unavailable
 from binfarm.gentoo.emerge import build_packages, failure_of
 from binfarm.keys.cpv import cp_of
 from binfarm.settings import WorkerSettings
 from binfarm.worker.buildroot import BinhostCredentials, BuildRoots
+from binfarm.worker.distcc import DistccBuild, start_distcc
 from binfarm.worker.machine import can_enter_roots, local_arch, local_cpu_features
 
 __all__ = ["Worker"]
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 512 * 1024
 _RETRY_MAX_S = 30.0
+_DISTCC_REPORT_S = 2.0  # how fresh `binfarm distcc top` is
 T = TypeVar("T")
 
 
@@ -43,6 +46,8 @@ class Worker:
         self.distdir = distdir
         self.build_timeout_s = build_timeout_s
         self.ca_file = ca_file
+        # The running builds that compile on distcc hosts: their heartbeats say what.
+        self._distcc: dict[int, DistccBuild] = {}
 
     @property
     def name(self) -> str:
@@ -53,7 +58,7 @@ class Worker:
         chroot = can_enter_roots()
         self._persist(lambda: self.client.register_worker(
             self.name, local_arch(), sorted(local_cpu_features()), self.settings.slots,
-            chroot=chroot), stop)
+            chroot=chroot, compiler=local_compiler()), stop)
         log.info("worker started worker=%s slots=%s chroot=%s server=%s", self.name,
                  self.settings.slots, chroot, self.client.base_url)
         credentials = BinhostCredentials(self.client, self.name)
@@ -133,11 +138,27 @@ class Worker:
                 with roots.prepare(build.profile, log_file, pinned=build.repositories,
                                    cancel=cancel) as target:
                     timings["prepare"] = round(time.monotonic() - started, 3)
-                    # A test run (USE=test, FEATURES=test) packages nothing: never served.
-                    result = build_packages(target, [f"={build.cpv}"], log_file,
-                                            env=build.env, timeout_s=self.build_timeout_s,
-                                            cancel=cancel, binary_deps_except=[cp_of(build.cpv)],
-                                            packages=build.tests_instance is None)
+                    env = dict(build.env)
+                    distcc = None
+                    if self.settings.distcc:
+                        distcc = start_distcc(self.client, self.name, build.id, target,
+                                              roots.chosts[build.profile], log_file,
+                                              want=self.settings.distcc_slots)
+                    if distcc is not None:
+                        target = distcc.target
+                        features = f"{env.get('FEATURES', '')} {distcc.env['FEATURES']}"
+                        env.update(distcc.env, FEATURES=features.strip())
+                        self._distcc[build.id] = distcc
+                    try:
+                        # A test run (USE=test, FEATURES=test) packages nothing.
+                        result = build_packages(target, [f"={build.cpv}"], log_file, env=env,
+                                                timeout_s=self.build_timeout_s, cancel=cancel,
+                                                binary_deps_except=[cp_of(build.cpv)],
+                                                packages=build.tests_instance is None)
+                    finally:
+                        if distcc is not None:
+                            self._distcc.pop(build.id, None)
+                            distcc.finish(log_file)
                     timings.update(result.timings)
                     if result.ok and not lost.is_set():
                         started = time.monotonic()
@@ -160,9 +181,12 @@ class Worker:
         return True, None
 
     def _heartbeat(self, build_id: int, lost: threading.Event, stop: threading.Event) -> None:
-        while not lost.wait(self.settings.heartbeat_s):
+        while not lost.wait(self.settings.heartbeat_s if build_id not in self._distcc
+                            else min(self.settings.heartbeat_s, _DISTCC_REPORT_S)):
+            distcc = self._distcc.get(build_id)
             try:
-                self.client.heartbeat(build_id, self.name)
+                self.client.heartbeat(build_id, self.name,
+                                      distcc.tasks() if distcc is not None else None)
             except Conflict:
                 log.warning("build taken back build_id=%s: stopping emerge", build_id)
                 lost.set()

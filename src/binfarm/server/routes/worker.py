@@ -15,6 +15,7 @@ from binfarm.api.models import (
     CredentialIn,
     CredentialOut,
     FinishIn,
+    HeartbeatIn,
     HeartbeatOut,
     InstanceOut,
     LeaseIn,
@@ -44,7 +45,7 @@ def register_worker(body: WorkerIn, farm: FarmDep, token: WorkerToken) -> Worker
     the name at its first registration and may act only as that worker from then on."""
     farm.tokens.act_as_worker(token, body.name)
     worker = farm.register_worker(body.name, body.arch, frozenset(body.cpu_features),
-                                  body.slots, chroot=body.chroot)
+                                  body.slots, chroot=body.chroot, compiler=body.compiler)
     return worker_out(worker, farm.clock(), [])
 
 
@@ -105,10 +106,14 @@ async def _wait_for_lease(farm: Farm, worker: str, wait_s: float) -> Build | Non
 
 
 @router.post("/builds/{build_id}/heartbeat")
-def heartbeat(build_id: BuildId, body: LeaseIn, farm: FarmDep, token: WorkerToken) -> HeartbeatOut:
-    """Keep a lease; 409 when it was lost or the build cancelled (stop building)."""
+def heartbeat(build_id: BuildId, body: HeartbeatIn, farm: FarmDep,
+              token: WorkerToken) -> HeartbeatOut:
+    """Keep a lease, and say what its distcc clients compile now; 409 when the lease was
+    lost or the build cancelled (stop building)."""
     farm.tokens.act_as_worker(token, body.worker)
     build = farm.heartbeat(build_id, body.worker)
+    if body.distcc is not None:
+        farm.distcc_slots.report(build_id, body.worker, [t.model_dump() for t in body.distcc])
     return HeartbeatOut(lease_expires_at=build.lease_expires_at or 0.0)
 
 
