@@ -56,7 +56,7 @@ class StateWatch:
     does; PIDs are not checked (under Portage's pid-sandbox they are not this machine's),
     a file's age is."""
 
-    def __init__(self, distcc_dir: Path, interval_s: float = 1.0) -> None:
+    def __init__(self, distcc_dir: Path, interval_s: float = 0.25) -> None:
         self.state_dir = distcc_dir / "state"
         self.interval_s = interval_s
         self._tasks: list[Task] = []

@@ -91,10 +91,10 @@ def probe(host: HostAddress, names: Sequence[str], *, timeout_s: float) -> Probe
                 return ProbeResult(False, f"{name} did not compile there: {_why(log, done)}")
             comment = _COMMENT.findall(_run(["readelf", "-p", ".comment", str(obj)],
                                             timeout_s).stdout)
-            found = comment[0].strip() if comment else None
+            found = comment[0].strip() if comment else "unknown (its objects carry no .comment)"
             if compiler is not None and found != compiler:
                 return ProbeResult(False, f"its compilers differ ({compiler}; {found})")
-            compiler = found or "unknown (its objects carry no .comment)"
+            compiler = found
         insecure = _runs_anything(work, host, timeout_s)
         return ProbeResult(not insecure, "it runs any compiler it is sent "
                            "(--enable-tcp-insecure)" if insecure else None, compiler,

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 512 * 1024
 _RETRY_MAX_S = 30.0
-_DISTCC_REPORT_S = 2.0  # how fresh `binfarm distcc top` is
+_DISTCC_REPORT_S = 1.0  # how fresh `binfarm distcc top` is
 T = TypeVar("T")
 
 
@@ -181,9 +181,15 @@ class Worker:
         return True, None
 
     def _heartbeat(self, build_id: int, lost: threading.Event, stop: threading.Event) -> None:
-        while not lost.wait(self.settings.heartbeat_s if build_id not in self._distcc
-                            else min(self.settings.heartbeat_s, _DISTCC_REPORT_S)):
+        last = time.monotonic()
+        # A build on distcc slots reports what it compiles more often than it must beat.
+        while not lost.wait(min(self.settings.heartbeat_s, _DISTCC_REPORT_S)):
+            if stop.is_set():
+                return
             distcc = self._distcc.get(build_id)
+            if distcc is None and time.monotonic() - last < self.settings.heartbeat_s:
+                continue
+            last = time.monotonic()
             try:
                 self.client.heartbeat(build_id, self.name,
                                       distcc.tasks() if distcc is not None else None)
@@ -192,8 +198,6 @@ class Worker:
                 lost.set()
             except BinfarmError as exc:
                 log.warning("heartbeat failed build_id=%s: %s", build_id, exc)
-            if stop.is_set():
-                return
 
     def _persist(self, call: Callable[[], T], stop: threading.Event) -> T:
         """`call`, retried while the server cannot be reached, for up to `outage_s`."""
