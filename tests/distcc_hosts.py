@@ -5,6 +5,7 @@ the daemons it started and deletes the namespaces and links."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -85,10 +86,8 @@ class DistccHost:
             self.proc.wait()
             for pid in subprocess.run(["ip", "netns", "pids", self.namespace],
                                       capture_output=True, text=True).stdout.split():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), 9)
-                except ProcessLookupError:
-                    pass
         self.proc = None
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -73,7 +72,7 @@ def log_of(farm: FarmProcess, build_id: int) -> str:
 
 
 def test_hosts_are_probed_refused_or_marked(farm: FarmProcess, hosts: DistccHosts) -> None:
-    good, other, insecure, mismatched = hosts.hosts
+    good, _other, insecure, mismatched = hosts.hosts
     added = farm.cli("distcc", "add", good.address, "--slots", "2")
     assert added.returncode == 0, added.stderr
     assert "up" in added.stdout and "warning" not in added.stdout

@@ -19,8 +19,9 @@ def publish(
     ] = False,
     listen: Annotated[str, typer.Option(help="Where that nginx listens.")] = "127.0.0.1:8080",
 ) -> None:
-    """Write each profile's channels to <data_dir>/published/<profile>/current (and .../testing/current)
-    (serve does so on every change): a plain tree for nginx, NFS, rsync, FTP, file://."""
+    """Write each profile's channels to <data_dir>/published/<profile>/current and
+    .../<profile>/testing/current (serve does so on every change): a plain tree for nginx,
+    NFS, rsync, FTP, file://."""
     cli: CliContext = ctx.obj
     if nginx_config:
         typer.echo(call(ctx, lambda client: client.nginx_config(listen, cli.server)), nl=False)
