@@ -517,7 +517,7 @@ class Farm:
 
     def set_profile_cpu(self, name: str, cpu: str | None,
                         exact_flags: bool | None = None) -> Profile:
-        profile = self.profiles.set_cpu(name, cpu, exact_flags)
+        profile = self.profiles.set_cpu(name, cpu, self.node_layer(name), exact_flags)
         log.info("profile cpu changed profile=%s cpu=%s", name, profile.cpu_spec)
         return profile
 

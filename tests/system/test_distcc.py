@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.builders import FarmProcess, wait_until
+from tests.builders import FarmProcess, copy_example_profile, wait_until
 from tests.distcc_hosts import DistccHosts
 
 UNITS = 13  # app-misc/units: twelve units and main.c, then one link
@@ -192,3 +193,36 @@ def test_no_host_up_builds_locally_and_says_so(farm: FarmProcess, hosts: DistccH
     for address in (hosts[0].address, hosts[1].address):
         if address in host_rows(farm):
             farm.cli("distcc", "drain", address, "--undo")
+
+
+def test_march_native_is_written_out_and_distributes(farm: FarmProcess, hosts: DistccHosts,
+                                                     tmp_path: Path) -> None:
+    ensure(farm, hosts[0].address)
+    ensure(farm, hosts[1].address)
+    trees = {}
+    for name, flags in (("native", "-O2 -march=native -mtune=native -fstack-protector-strong"),
+                        ("explicit", "-O2 -march=x86-64-v3 -mtune=generic "
+                                     "-fstack-protector-strong")):
+        tree = copy_example_profile("desktop", tmp_path / name)
+        conf = tree / "make.conf" / "01master"
+        conf.write_text(conf.read_text().replace("-O2 -pipe -march=x86-64-v3", flags))
+        trees[name] = tree
+    refused = farm.cli("profile", "add", "native", str(trees["native"]))
+    assert refused.returncode == 1 and "give its CPU with --cpu" in refused.stderr
+    for name, tree in trees.items():
+        added = farm.cli("profile", "add", name, str(tree), "--cpu", "x86-64-v3")
+        assert added.returncode == 0, added.stderr
+    profile = api(farm, "GET", "/profiles/native").json()
+    assert profile["cflags"] == "-O2 -march=x86-64-v3 -mtune=generic -fstack-protector-strong"
+    assert profile["cflags"] == profile["cxxflags"]
+
+    before = hosts[0].compiled() + hosts[1].compiled()
+    asked = api(farm, "POST", "/builds", json={"profile": "native", "atoms": ["app-misc/units"]})
+    build_id = int(asked.json()[0]["id"])
+    result = finished(farm, build_id)
+    assert result["state"] == "succeeded", log_of(farm, build_id)
+    assert hosts[0].compiled() + hosts[1].compiled() - before >= UNITS - 1
+    # The same key: the explicit profile's request is answered with the native one's build.
+    same = api(farm, "POST", "/builds", json={"profile": "explicit",
+                                              "atoms": ["app-misc/units"]}).json()[0]
+    assert same["id"] == build_id, same

@@ -15,6 +15,8 @@ from binfarm.distcc.model import (
     summarize_log,
 )
 from binfarm.errors import InvalidInput
+from binfarm.gentoo.native import expand_native
+from binfarm.gentoo.toolchain import cpu_spec, isa_of_flags
 
 # A build's client log as distcc 3.4 writes it at its default level (trimmed).
 CLIENT_LOG = """\
@@ -75,3 +77,16 @@ def test_state_files() -> None:
     assert decode_state(_state(7)) is None  # done
     assert decode_state(_state(5, magic=1)) is None
     assert decode_state(_state(5)[:-8]) is None
+
+
+def test_march_native_written_out_for_the_profiles_cpu() -> None:
+    values = {"CFLAGS": "-O2 -march=native -mtune=native -pipe", "CXXFLAGS": "-march=native"}
+    assert expand_native(values, cpu_spec("znver3")) == {
+        "CFLAGS": "-O2 -march=znver3 -mtune=znver3 -pipe", "CXXFLAGS": "-march=znver3"}
+    assert expand_native(values, cpu_spec("x86-64-v2"))["CFLAGS"] == \
+        "-O2 -march=x86-64-v2 -mtune=generic -pipe"
+    listed = expand_native({"CFLAGS": "-march=native"}, cpu_spec("sse4_2 avx2 popcnt"))
+    flags = listed["CFLAGS"].split()
+    assert flags[0] == "-march=x86-64" and {"-mavx2", "-msse4.2", "-mpopcnt"} <= set(flags)
+    # What gcc makes of the written-out flags is that CPU's extension set.
+    assert isa_of_flags(listed["CFLAGS"]) >= {"avx2", "sse4.2", "popcnt"}

@@ -121,6 +121,9 @@ class ProfileOut(BaseModel):
     cpu_features: list[str]
     exact_flags: bool
     world: list[str] = Field(default_factory=list)
+    flag_overrides: dict[str, str] = Field(default_factory=dict, description="Its flags with "
+                                           "-march=native written out for its CPU, which "
+                                           "every build root of it reads last.")
     build_root: str = Field("prefix", description="prefix, or chroot (see `root`).")
     root: RootOut | None = None
     warning: str | None = Field(None, description="After a change: why no registered "

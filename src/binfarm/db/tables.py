@@ -89,6 +89,8 @@ profiles = Table(
     Column("base", String(64)),
     # The profile's @world: atoms, as in /var/lib/portage/world.
     Column("world", JSON),
+    # Its -march=native flags written out for its CPU (gentoo/native.py).
+    Column("flag_overrides", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from binfarm.db.tables import profiles
 from binfarm.errors import Conflict, InvalidInput, found
 from binfarm.gentoo.configroot import NodeLayer, write_node
+from binfarm.gentoo.native import expand_native, native_variables
 from binfarm.gentoo.pool import PortageHelper
 from binfarm.gentoo.protocol import ProfileInfo
 from binfarm.gentoo.toolchain import CpuSpec, cpu_spec, required_isa
@@ -50,6 +51,9 @@ class Profile:
     tree_digest: str | None
     base: str | None
     world: tuple[str, ...]
+    # Its flags with -march=native written out for its CPU (gentoo/native.py), read by
+    # every node of the profile after its own make.conf.
+    flag_overrides: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Any, root: Path) -> Profile:
@@ -57,7 +61,7 @@ class Profile:
         return cls(row.name, ref, ProfileInfo.model_validate(row.info), root / row.name / "tree",
                    root / row.name / "node", row.cpu_spec or _OWN_FLAGS,
                    frozenset(row.cpu_features or ()), bool(row.exact_flags), row.tree_digest,
-                   row.base, tuple(row.world or ()))
+                   row.base, tuple(row.world or ()), dict(row.flag_overrides or {}))
 
     @property
     def viewer(self) -> Viewer:
@@ -91,8 +95,8 @@ class ProfileRegistry:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
             drop_machine_local(staging / "tree")
             _check_repositories(staging / "tree", make_profile, layer.repositories)
-            info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
-            spec = _checked_cpu(info, cpu)
+            info, spec, overrides = self._evaluate_for_cpu(staging / "tree", staging / "node",
+                                                           make_profile, layer, cpu)
             final = self.root / name
             staging.rename(final)
             try:
@@ -102,6 +106,7 @@ class ProfileRegistry:
                         name=name, make_profile=str(make_profile) if make_profile else None,
                         info=info.model_dump(), cpu_spec=spec.spec,
                         cpu_features=sorted(spec.features), exact_flags=exact_flags,
+                        flag_overrides=overrides,
                         tree_digest=tree_digest(final / "tree", make_profile), base=base,
                         created_at=now, updated_at=now))
             except IntegrityError as exc:
@@ -120,8 +125,9 @@ class ProfileRegistry:
             unpack_tree(packed_tree, staging / "tree", max_bytes=max_bytes)
             drop_machine_local(staging / "tree")
             _check_repositories(staging / "tree", make_profile, layer.repositories)
-            info = self._evaluate(staging / "tree", staging / "node", make_profile, layer)
-            _checked_cpu(info, None if profile.cpu_spec == _OWN_FLAGS else profile.cpu_spec)
+            info, _spec, overrides = self._evaluate_for_cpu(
+                staging / "tree", staging / "node", make_profile, layer,
+                None if profile.cpu_spec == _OWN_FLAGS else profile.cpu_spec)
             digest = tree_digest(staging / "tree", make_profile)
             with self._nodes_lock:
                 old = self.root / f".{name}-old"
@@ -134,7 +140,8 @@ class ProfileRegistry:
             with self.engine.begin() as conn:
                 conn.execute(update(profiles).where(profiles.c.name == name).values(
                     make_profile=str(make_profile) if make_profile else None,
-                    info=info.model_dump(), tree_digest=digest, updated_at=self.clock()))
+                    info=info.model_dump(), tree_digest=digest, flag_overrides=overrides,
+                    updated_at=self.clock()))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return self.get(name)
@@ -155,12 +162,26 @@ class ProfileRegistry:
             row = conn.execute(query.order_by(profiles.c.name).limit(1)).first()
         return Profile.from_row(row, self.root) if row else None
 
-    def set_cpu(self, name: str, cpu: str | None, exact_flags: bool | None = None) -> Profile:
-        """Change what the profile's machines can run; refused if its own flags need more."""
+    def set_cpu(self, name: str, cpu: str | None, layer: NodeLayer,
+                exact_flags: bool | None = None) -> Profile:
+        """Change what the profile's machines can run; refused if its own flags need more.
+        A profile written with -march=native gets its flags written out for the new CPU."""
         profile = self.get(name)
-        spec = _checked_cpu(profile.info, cpu)
-        values: dict[str, Any] = {"cpu_spec": spec.spec, "cpu_features": sorted(spec.features),
-                                  "updated_at": self.clock()}
+        values: dict[str, Any] = {"updated_at": self.clock()}
+        if profile.flag_overrides or native_variables(profile.info):
+            scratch = Path(tempfile.mkdtemp(prefix=f".{name}-cpu-", dir=self.root))
+            try:
+                info, spec, overrides = self._evaluate_for_cpu(
+                    profile.tree, scratch / "node", profile.make_profile, layer, cpu)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            values.update(info=info.model_dump(), flag_overrides=overrides)
+            with self._nodes_lock:  # the nodes are written again with the new flags
+                for node in [n for n in self._written if Path(n).parent.name == name]:
+                    self._written.pop(node)
+        else:
+            spec = _checked_cpu(profile.info, cpu)
+        values.update(cpu_spec=spec.spec, cpu_features=sorted(spec.features))
         if exact_flags is not None:
             values["exact_flags"] = exact_flags
         with self.engine.begin() as conn:
@@ -185,11 +206,34 @@ class ProfileRegistry:
         changed (a repository was added), and never by two requests at once. A `variant`
         (a plan's pinned repositories) gets a node of its own beside it."""
         node = profile.node.with_name(f"node-{variant}") if variant else profile.node
+        if profile.flag_overrides:
+            layer = replace(layer, extra={**layer.extra, **profile.flag_overrides})
         with self._nodes_lock:
             if self._written.get(str(node)) != layer:
                 write_node(node, profile.tree, profile.make_profile, layer)
                 self._written[str(node)] = layer
         return node
+
+    def _evaluate_for_cpu(self, tree: Path, node: Path, make_profile: MakeProfileRef | None,
+                          layer: NodeLayer, cpu: str | None
+                          ) -> tuple[ProfileInfo, CpuSpec, dict[str, str]]:
+        """The profile's settings, the CPU it declares, and its -march=native flags
+        written out for that CPU (refused without one: `native` would mean the CPU of
+        whichever worker or distcc host compiles)."""
+        info = self._evaluate(tree, node, make_profile, layer)
+        native = native_variables(info)
+        if not native:
+            return info, _checked_cpu(info, cpu), {}
+        if cpu is None:
+            raise InvalidInput(
+                f"the profile's flags name -march=native ({', '.join(sorted(native))}): give "
+                "its CPU with --cpu (a -march name such as znver3, or the machine's CPU "
+                "flags), so the farm can write them out; every worker and distcc host then "
+                "compiles for that CPU rather than its own")
+        overrides = expand_native(native, cpu_spec(cpu))
+        info = self._evaluate(tree, node, make_profile,
+                              replace(layer, extra={**layer.extra, **overrides}))
+        return info, _checked_cpu(info, cpu), overrides
 
     def _evaluate(self, tree: Path, node: Path, make_profile: MakeProfileRef | None,
                   layer: NodeLayer) -> ProfileInfo:

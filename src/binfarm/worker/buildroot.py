@@ -114,6 +114,7 @@ class BuildRoots:
         cred = self.credentials.of(name)
         base = self.client.base_url
         return NodeLayer(distdir=distdir, repositories=repositories,
+                         extra=dict(profile.out.flag_overrides),
                          mirrors=(farm_uri(base, "mirror", cred.user, cred.secret),),
                          binhost=binhost_uri(base, name, cred.user, cred.secret),
                          farm_keys=self.client.public_keys(), ca_file=ca_file)

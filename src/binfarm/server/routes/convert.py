@@ -77,7 +77,7 @@ def profile_out(profile: Profile, root: BuildRoot | None = None,
         ldflags=info.ldflags, use=info.use, cpu_flags_x86=info.cpu_flags_x86,
         features=info.features, cpu=profile.cpu_spec,
         cpu_features=sorted(profile.cpu_features), exact_flags=profile.exact_flags,
-        world=list(profile.world),
+        world=list(profile.world), flag_overrides=dict(profile.flag_overrides),
         build_root="chroot" if root else "prefix", root=root_out(root) if root else None,
         warning=warning,
     )

@@ -1,4 +1,5 @@
-"""distcc: compile hosts, their leased slots, what builds compile on them, workers' gcc
+"""distcc: compile hosts, their leased slots, what builds compile on them, workers' gcc,
+profiles' -march=native flags written out
 
 Revision ID: 0013
 Revises: 0012
@@ -50,9 +51,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("workers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("compiler", sa.Text()))
+    with op.batch_alter_table("profiles", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("flag_overrides", sa.JSON()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("profiles", schema=None) as batch_op:
+        batch_op.drop_column("flag_overrides")
     with op.batch_alter_table("workers", schema=None) as batch_op:
         batch_op.drop_column("compiler")
     op.drop_table("distcc_activity")
