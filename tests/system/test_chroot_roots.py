@@ -25,6 +25,7 @@ from tests.builders import (
     stand_in_root,
     wait_until,
 )
+from tests.distcc_hosts import DistccHosts
 
 # Short leases, so a killed worker's build comes back within seconds; no benching, since
 # this module's builds fail and die on purpose.
@@ -187,6 +188,28 @@ def test_two_concurrent_builds_leave_the_root_intact(chroot_farm: ChrootFarm) ->
     assert (slow["state"], fast["state"]) == ("succeeded", "succeeded"), f.dump()
     assert fast["started_at"] < slow["finished_at"] and slow["started_at"] < fast["finished_at"]
     assert snapshot(f.copy) == before
+
+
+def test_a_chroot_build_compiles_on_distcc_hosts(chroot_farm: ChrootFarm) -> None:
+    """The root's own distcc, through the farm's masquerade directory bound into it; the
+    build keeps the network to reach the host, and the root stays as it was."""
+    f = chroot_farm
+    hosts = DistccHosts(1)
+    try:
+        hosts[0].start(jobs=4)
+        added = f.farm.cli("distcc", "add", hosts[0].address, "--slots", "4")
+        assert added.returncode == 0, added.stdout + added.stderr
+        before = snapshot(f.copy)
+        [units] = f.request("-p", PROFILE, "app-misc/units")
+        assert units["state"] == "succeeded", f.dump()
+        log = f.log(units["id"])
+        assert "distcc: the build keeps the network" in log, log
+        assert "compile units ran remotely" in log, log
+        assert hosts[0].compiled() >= 12
+        assert snapshot(f.copy) == before
+    finally:
+        f.farm.cli("distcc", "remove", hosts[0].address)
+        hosts.close()
 
 
 def test_failed_and_killed_builds_leave_the_root_as_it_was(chroot_farm: ChrootFarm) -> None:

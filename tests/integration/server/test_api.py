@@ -26,6 +26,8 @@ OPERATION_IDS = {
     "get_rollout_rule", "set_rollout_rule", "promote", "withdraw", "rollback",
     "rollout_history", "set_host_channel", "report_canary", "collect_garbage", "list_pins",
     "pin", "unpin", "store_usage", "publish", "nginx_config", "check_binhost_access",
+    "add_distcc_host", "list_distcc_hosts", "show_distcc_host", "drain_distcc_host",
+    "remove_distcc_host", "probe_distcc_hosts", "distcc_activity", "lease_distcc_slots",
 }
 
 
