@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/binhost.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/images.py
+	$(BIN)/python bench/distcc.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts/generate-example
