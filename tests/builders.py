@@ -444,6 +444,16 @@ def signed_by_a_stranger(source: Path, work: Path) -> Path:
     return out
 
 
+def repo_profile_tree(tree: Path, repo: Path, name: str) -> Path:
+    """A profile tree on `repo` (a small_repo named `name`): its base profile, -O2."""
+    (tree / "repos.conf").mkdir(parents=True)
+    (tree / "make.conf").write_text('CFLAGS="-O2 -pipe"\nACCEPT_LICENSE="*"\n')
+    (tree / "repos.conf" / f"{name}.conf").write_text(
+        f"[DEFAULT]\nmain-repo = {name}\n\n[{name}]\nlocation = {repo}\n")
+    (tree / "make.profile").symlink_to(repo / "profiles" / "base")
+    return tree
+
+
 def small_repo(base: Path, name: str, ebuilds: dict[str, str],
                categories: tuple[str, ...] = ("app-misc",)) -> Path:
     """A repository of its own (no masters) at base/name, amd64, holding `ebuilds`

@@ -10,10 +10,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from tests.servers import wait_for_port
 
 __all__ = ["DistccHost", "DistccHosts"]
 
@@ -70,14 +69,7 @@ class DistccHost:
              "--log-level", "info", "--user", "distccd",
              *(["--enable-tcp-insecure"] if insecure else [])],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://{self.address}:3633/", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"distccd on {self.address} did not start")
+        wait_for_port(3633, host=self.address)  # its stats page answers once it listens
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -20,17 +20,17 @@ from tests.builders import free_port
 __all__ = ["FtpServer", "Nginx", "RsyncDaemon", "wait_for_port"]
 
 
-def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+def wait_for_port(port: int, timeout_s: float = 20.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            httpx.get(f"http://{host}:{port}/", timeout=1)
             return
         except httpx.TransportError:
             time.sleep(0.05)
         except httpx.HTTPError:
             return
-    raise TimeoutError(f"nothing answers on 127.0.0.1:{port}")
+    raise TimeoutError(f"nothing answers on {host}:{port}")
 
 
 class Nginx:

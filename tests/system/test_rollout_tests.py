@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import FarmProcess, small_repo, wait_until
+from tests.builders import FarmProcess, repo_profile_tree, small_repo, wait_until
 
 _INSTALL = 'S="${WORKDIR}"\nsrc_install() { insinto /usr/share/${PN}; newins - x <<<x; }\n'
 _EBUILDS = {
@@ -25,16 +25,6 @@ _EBUILDS = {
 def _repo(base: Path) -> Path:
     return small_repo(base, "gate", {cpv: f'KEYWORDS="amd64"\n{body}{_INSTALL}'
                                      for cpv, body in _EBUILDS.items()})
-
-
-def _tree(base: Path, repo: Path) -> Path:
-    tree = base / "gate-tree"
-    (tree / "repos.conf").mkdir(parents=True)
-    (tree / "make.conf").write_text('CFLAGS="-O2 -pipe"\nACCEPT_LICENSE="*"\n')
-    (tree / "repos.conf" / "gate.conf").write_text(
-        f"[DEFAULT]\nmain-repo = gate\n\n[gate]\nlocation = {repo}\n")
-    (tree / "make.profile").symlink_to(repo / "profiles" / "base")
-    return tree
 
 
 def _listed(farm: FarmProcess, channel: str) -> dict[str, str]:
@@ -57,7 +47,8 @@ def test_a_passing_test_run_promotes_and_a_failing_one_holds_and_says_why(
     farm = example_farm
     repo = _repo(tmp_path)
     assert farm.cli("repo", "add", "gate", str(repo)).returncode == 0
-    added = farm.cli("profile", "add", "gate", str(_tree(tmp_path, repo)))
+    tree = repo_profile_tree(tmp_path / "gate-tree", repo, "gate")
+    added = farm.cli("profile", "add", "gate", str(tree))
     assert added.returncode == 0, added.stderr
     ruled = farm.cli("profile", "rollout", "gate", "--tests")
     said = " ".join(ruled.stdout.split())

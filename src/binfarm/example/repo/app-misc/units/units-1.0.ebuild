@@ -2,7 +2,7 @@
 # Distributed under the terms of the MIT license
 EAPI=8
 inherit example-cc
-DESCRIPTION="A C program of thirteen compile units, to show compiles spread over distcc hosts"
+DESCRIPTION="A C program of thirteen generated compile units, to spread over distcc hosts"
 HOMEPAGE="https://example.invalid/binfarm"
 SRC_URI="https://distfiles.example.invalid/${P}.tar.gz"
 LICENSE="MIT"
