@@ -30,6 +30,7 @@ from binfarm.hosts.enrollment import Enrollment
 from binfarm.keys.cpu import Fit
 from binfarm.keys.diff import differences
 from binfarm.keys.inputs import KeyInputs, compute_key
+from binfarm.metrics.farm import FarmMetrics
 from binfarm.profiles.archive import (
     find_make_profile,
     pack_tree,
@@ -146,6 +147,7 @@ class Farm:
         self.distcc_slots = DistccRegistry(self.engine, clock)
         self.compile_hosts = CompileHosts(self.distcc_slots, settings.distcc,
                                           self.workers.compilers)
+        self.metrics = FarmMetrics(self, clock)
 
     def close(self) -> None:
         """Stop what the farm started besides threads: gpg's agent, database connections."""
@@ -244,6 +246,17 @@ class Farm:
         A key that already has a stored instance is answered with the build that made it.
         `env` overrides the profile for these builds, as `USE=... emerge` would.
         """
+        try:
+            builds = self._request_builds(profile_name, atoms, requester=requester,
+                                          token=token, env=env, priority=priority)
+        except BinfarmError:
+            self.metrics.requests.labels("rejected").inc(max(1, len(atoms)))
+            raise
+        return builds
+
+    def _request_builds(self, profile_name: str, atoms: list[str], *,
+                        requester: Requester | None, token: Token | None,
+                        env: dict[str, str] | None, priority: int) -> list[Build]:
         if not atoms:
             raise InvalidInput("name at least one atom to build")
         if token is not None:
@@ -270,6 +283,7 @@ class Farm:
             stored = self.catalog.by_key(key)
             if stored is not None and stored.build is not None:
                 build = self.queue.join_finished(stored.build, requester)
+                self.metrics.requests.labels("stored").inc()
                 log.info("build answered from store build_id=%s profile=%s cpv=%s key=%s",
                          build.id, profile.name, resolution.cpv, key)
             else:
@@ -282,6 +296,8 @@ class Farm:
                     after=after)
                 log.info("build requested build_id=%s profile=%s cpv=%s key=%s requester=%s",
                          build.id, profile.name, build.cpv, key, requester.name)
+                merged = self.queue.requester_count(build.id) > 1
+                self.metrics.requests.labels("merged" if merged else "created").inc()
             answered[index] = build
         self.wake_workers()
         return [answered[i] for i in range(len(wanted))]
@@ -482,6 +498,8 @@ class Farm:
             measured["upload"] = round(max(0.0, measured["upload"] - indexing), 3)
         build = self.queue.finish(build_id, worker, ok=ok, error=error, timings=measured)
         self.distcc_slots.release(build_id)
+        self.metrics.build_finished(build.profile, build.state, build.requested_at,
+                                    build.started_at, build.finished_at)
         self.wake_workers()  # builds that waited for this one may be leased now
         log.info("build finished build_id=%s state=%s", build_id, build.state)
         return build

@@ -51,6 +51,8 @@ class ServerSettings(BaseModel):
     max_profile_bytes: int = Field(16 << 20, description="Largest accepted profile tree upload.")
     max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
     max_root_bytes: int = Field(16 << 30, description="Largest accepted chroot root archive.")
+    metrics_public: bool = Field(False, description="Serve /metrics without a token (else "
+                                 "an admin or viewer token: Authorization: Bearer).")
     max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")
     max_log_bytes: int = Field(64 << 20, description="A build log is cut (with a note) here.")
     max_json_bytes: int = Field(1 << 20, description="Largest accepted JSON request body.")

@@ -167,6 +167,14 @@ class BuildQueue:
 
     # -- why builds wait --------------------------------------------------------------------
 
+    def tally(self) -> list[tuple[str, str, int, float, int]]:
+        """(profile, state, builds, oldest request time, leases lost) for every pair."""
+        query = select(builds.c.profile, builds.c.state, func.count(), func.min(
+            builds.c.requested_at), func.coalesce(func.sum(builds.c.attempts), 0)).group_by(
+            builds.c.profile, builds.c.state)
+        with self.engine.connect() as conn:
+            return [(r[0], r[1], int(r[2]), float(r[3]), int(r[4])) for r in conn.execute(query)]
+
     def waiting(self, wanted: Sequence[Build]) -> dict[int, Waiting]:
         """Why each queued build of `wanted` is not running (waiting.py), by build id."""
         queued = [b for b in wanted if b.state == BuildState.QUEUED]

@@ -17,6 +17,7 @@ from binfarm.server.routes import (
     distcc,
     hosts,
     keys,
+    metrics,
     mirror,
     plans,
     profiles,
@@ -54,4 +55,5 @@ def create_app(farm: Farm) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(binhost.router)
     app.include_router(mirror.router)
+    app.include_router(metrics.router)
     return app

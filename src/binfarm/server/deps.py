@@ -92,3 +92,20 @@ RequesterToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.CLIENT))]
 ReaderToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.VIEWER, Role.WORKER,
                                              Role.CLIENT))]
 EnrollToken = Annotated[Token, Depends(_role(Role.ADMIN, Role.ENROLL))]
+
+
+_scraper = _role(Role.ADMIN, Role.VIEWER)  # farm-wide figures: not a profile's client
+
+
+async def _metrics_reader(request: Request, farm: FarmDep,
+                          credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                 Depends(_bearer)]) -> Token | None:
+    """An admin's or viewer's token, unless the farm lets anyone scrape
+    (server.metrics_public)."""
+    if farm.settings.server.metrics_public:
+        return None
+    return await _scraper(request, farm, credentials)
+
+
+MetricsReader = Annotated[Token | None, Depends(_metrics_reader)]
+

@@ -28,6 +28,7 @@ OPERATION_IDS = {
     "pin", "unpin", "store_usage", "publish", "nginx_config", "check_binhost_access",
     "add_distcc_host", "list_distcc_hosts", "show_distcc_host", "drain_distcc_host",
     "remove_distcc_host", "probe_distcc_hosts", "distcc_activity", "lease_distcc_slots",
+    "metrics",
 }
 
 

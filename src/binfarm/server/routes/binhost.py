@@ -18,6 +18,7 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from binfarm.farm import Farm
 from binfarm.publish.indexes import BuiltIndex
 from binfarm.rollout.channels import Channel
 from binfarm.server.deps import BinhostReader, FarmDep
@@ -49,7 +50,8 @@ def _index_routes(prefix: str, channel: Channel) -> None:
         started = time.perf_counter()
         index = farm.binhost_index(profile, channel)
         return _index_response(request, index, lambda: index.encoded,
-                               "text/plain; charset=utf-8", etag_suffix="", started=started)
+                               "text/plain; charset=utf-8", etag_suffix="", started=started,
+                               counted=(farm, profile))
 
     @router.get(f"{prefix}/Packages.gz", response_class=Response,
                 responses={200: {"content": {"application/gzip": {}}}, 304: {}},
@@ -59,7 +61,7 @@ def _index_routes(prefix: str, channel: Channel) -> None:
         started = time.perf_counter()
         index = farm.binhost_index(profile, channel)
         return _index_response(request, index, lambda: index.gzipped, "application/gzip",
-                               etag_suffix="-gz", started=started)
+                               etag_suffix="-gz", started=started, counted=(farm, profile))
 
     @router.get(f"{prefix}/{{path:path}}", response_class=PackageFile,
                 responses={200: {"content": {"application/octet-stream": {}}}, 206: {}},
@@ -69,6 +71,8 @@ def _index_routes(prefix: str, channel: Channel) -> None:
         """A package file, looked up by its PATH in the channel's index (never joined into
         a file path)."""
         instance = farm.binhost_file(profile, path, channel)
+        farm.metrics.binhost_requests.labels(profile, "package").inc()
+        farm.metrics.binhost_bytes.labels(profile).inc(instance.size)
         return PackageFile(farm.blobs.open_existing(instance.sha256),
                             media_type="application/octet-stream",
                             headers={"ETag": f'"{instance.sha256}"',
@@ -90,16 +94,20 @@ _index_routes("", Channel.STABLE)
 
 
 def _index_response(request: Request, index: BuiltIndex, body: Callable[[], bytes],
-                    media_type: str, *, etag_suffix: str, started: float) -> Response:
+                    media_type: str, *, etag_suffix: str, started: float,
+                    counted: tuple[Farm, str]) -> Response:
     """The index, or 304; Server-Timing says how long the server took to have it."""
+    farm, profile = counted
     etag = f'"{index.digest[:40]}{etag_suffix}"'
     headers = {"ETag": etag, "Last-Modified": formatdate(index.timestamp, usegmt=True),
                "Cache-Control": "no-cache"}
     fresh = _is_fresh(request, etag, index.timestamp)
     content = b"" if fresh else body()
     headers["Server-Timing"] = f"index;dur={(time.perf_counter() - started) * 1000:.2f}"
+    farm.metrics.binhost_requests.labels(profile, "index").inc()
     if fresh:
         return Response(status_code=304, headers=headers)
+    farm.metrics.binhost_bytes.labels(profile).inc(len(content))
     return Response(content, media_type=media_type, headers=headers)
 
 

@@ -1,0 +1,1 @@
+"""The farm's Prometheus metrics: one registry owned by the farm (no module globals)."""
