@@ -51,6 +51,8 @@ class ServerSettings(BaseModel):
     max_profile_bytes: int = Field(16 << 20, description="Largest accepted profile tree upload.")
     max_package_bytes: int = Field(2 << 30, description="Largest accepted binary package upload.")
     max_root_bytes: int = Field(16 << 30, description="Largest accepted chroot root archive.")
+    dashboard_anonymous: bool = Field(False, description="Anyone may read the dashboard "
+                                      "(its actions still need an admin's login).")
     metrics_public: bool = Field(False, description="Serve /metrics without a token (else "
                                  "an admin or viewer token: Authorization: Bearer).")
     max_log_chunk_bytes: int = Field(1 << 20, description="Largest accepted build log chunk.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from binfarm import __version__
 from binfarm.api.models import API_PREFIX
@@ -29,6 +30,8 @@ from binfarm.server.routes import (
     tokens,
     worker,
 )
+from binfarm.web import routes as web
+from binfarm.web.routes import STATIC_DIR
 
 __all__ = ["create_app"]
 
@@ -56,4 +59,6 @@ def create_app(farm: Farm) -> FastAPI:
     app.include_router(binhost.router)
     app.include_router(mirror.router)
     app.include_router(metrics.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

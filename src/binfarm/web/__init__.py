@@ -1,0 +1,1 @@
+"""The dashboard: the farm at a glance in a browser, served by `binfarm serve` itself."""

@@ -1,0 +1,237 @@
+"""The dashboard's pages: complete HTML from the server, read through Farm as the API is.
+
+Access: a login form takes an API token and keeps it in an HttpOnly, SameSite=Strict
+cookie (Secure over https); every page checks it as the API checks a Bearer token, and
+only admin and viewer tokens read the dashboard (farm-wide), unless
+`server.dashboard_anonymous` lets anyone read. Actions need an admin token and a request
+from the dashboard's own origin (the Origin header), besides the SameSite cookie.
+Every page's data is also in the JSON API (/api/v1/...).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from binfarm.errors import BinfarmError, Forbidden
+from binfarm.farm import Farm
+from binfarm.gentoo.emerge import failure_of
+from binfarm.queue.rules import BuildState
+from binfarm.queue.service import Build
+from binfarm.server.deps import FarmDep
+from binfarm.tokens import Role, Token
+
+__all__ = ["STATIC_DIR", "router"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+COOKIE = "binfarm_token"
+_templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+_TAIL_BYTES = 64 << 10  # a build page shows the log's tail first, as OBS does
+_READERS = (Role.ADMIN, Role.VIEWER)
+
+router = APIRouter(include_in_schema=False)
+
+
+class _LoginNeeded(Exception):
+    pass
+
+
+def _who(request: Request, farm: Farm) -> Token | None:
+    """The dashboard reader's token; None when anonymous reading is allowed."""
+    secret = request.cookies.get(COOKIE)
+    if not secret:
+        header = request.headers.get("authorization", "")
+        secret = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if not secret:
+        if farm.settings.server.dashboard_anonymous:
+            return None
+        raise _LoginNeeded
+    try:
+        token = farm.tokens.verify(secret, request.client.host if request.client else None)
+    except BinfarmError as exc:
+        raise _LoginNeeded from exc
+    if token.role not in _READERS:
+        raise Forbidden(f"a {token.role} token cannot read the dashboard (admin or viewer)")
+    return token
+
+
+def _page(request: Request, farm: Farm, name: str, build: Any) -> Response:
+    try:
+        who = _who(request, farm)
+    except _LoginNeeded:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    context = build(who)
+    return _templates.TemplateResponse(request, name, {
+        "who": f"{who.name} ({who.role})" if who else None, **context})
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return _templates.TemplateResponse(request, "login.html", {"who": None, "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, farm: FarmDep, token: Annotated[str, Form()],
+          next: str = "/") -> Response:
+    try:
+        verified = farm.tokens.verify(token, request.client.host if request.client else None)
+        if verified.role not in _READERS:
+            raise Forbidden(f"a {verified.role} token cannot read the dashboard")
+    except BinfarmError as exc:
+        return _templates.TemplateResponse(request, "login.html",
+                                           {"who": None, "error": str(exc)}, status_code=401)
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=30 * 86400)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, farm: FarmDep) -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        now = farm.clock()
+        depth: dict[str, dict[str, Any]] = {}
+        for profile, state, count, first, _lost in farm.queue.tally():
+            if state in (BuildState.QUEUED, BuildState.RUNNING):
+                row = depth.setdefault(profile, {"profile": profile, "queued": 0,
+                                                 "running": 0, "oldest": ""})
+                row[state] = count
+                if state == BuildState.QUEUED:
+                    row["oldest"] = _ago(now - first)
+        queued = farm.queue.list(1000, states=frozenset({BuildState.QUEUED}))
+        waiting = farm.queue.waiting(queued)
+        stuck = [(b, waiting[b.id].reason) for b in queued
+                 if b.id in waiting and waiting[b.id].stuck]
+        failed = [b for b in farm.queue.list(20, states=frozenset({BuildState.FAILED}))]
+        running = Counter(b.worker for b in farm.queue.list(
+            10_000, states=frozenset({BuildState.RUNNING})))
+        states: Counter[str] = Counter({s: 0 for s in ("busy", "idle", "offline", "benched")})
+        bad = []
+        for w in farm.workers.list():
+            silent = now - w.last_seen_at > farm.settings.queue.lease_ttl_s * 3
+            state = ("benched" if w.benched(now) else "offline" if silent else
+                     "busy" if running.get(w.name) else "idle")
+            states[state] += 1
+            if state in ("benched", "offline"):
+                bad.append((w.name, f"{state}, last seen {_ago(now - w.last_seen_at)} ago"
+                            + (f", {w.consecutive_failures} failures in a row"
+                               if w.consecutive_failures else "")))
+        alive = farm.catalog.alive()
+        return {"depth": sorted(depth.values(), key=lambda r: r["profile"]), "stuck": stuck,
+                "failed": [_with_error_line(b) for b in failed], "bad_workers": bad,
+                "workers": states, "store_objects": len(alive),
+                "store_size": _size(sum(i.size for i in alive))}
+    return _page(request, farm, "overview.html", build)
+
+
+def _with_error_line(build: Build) -> dict[str, Any]:
+    first = (build.error or "").strip().splitlines()
+    return {"id": build.id, "cpv": build.cpv, "profile": build.profile,
+            "error_line": first[0] if first else "(no error recorded)"}
+
+
+@router.get("/builds", response_class=HTMLResponse)
+def builds_page(request: Request, farm: FarmDep, state: str = "",
+                profile: str = "") -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        now = farm.clock()
+        states = frozenset({BuildState(state)}) if state in set(BuildState) else None
+        shown = farm.queue.list(500, states=states, profile=profile or None)
+        waiting = farm.queue.waiting(shown)
+        rows = []
+        for b in shown:
+            end = b.finished_at or (now if b.started_at else None)
+            wait = waiting.get(b.id)
+            rows.append({"b": b, "requesters": farm.queue.requester_count(b.id),
+                         "since": _ago(now - b.requested_at) + " ago",
+                         "took": _ago(end - b.started_at) if end and b.started_at else "",
+                         "why": b.worker or (wait.reason if wait else ""),
+                         "stuck": bool(wait and wait.stuck)})
+        return {"rows": rows, "states": [s.value for s in BuildState], "state": state,
+                "profile": profile}
+    return _page(request, farm, "builds.html", build)
+
+
+@router.get("/builds/{build_id}", response_class=HTMLResponse)
+def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
+    def build(who: Token | None) -> dict[str, Any]:
+        b = farm.queue.get(build_id)
+        size = farm.log_path(build_id).stat().st_size if farm.log_path(build_id).exists() \
+            else 0
+        log = farm.read_log(build_id, max(0, size - _TAIL_BYTES), _TAIL_BYTES)
+        end = b.finished_at or (farm.clock() if b.started_at else None)
+        why = None
+        if b.state == BuildState.QUEUED:
+            wait = farm.queue.waiting([b]).get(b.id)
+            why = wait.reason if wait else None
+        error = b.error
+        if b.state == BuildState.FAILED and size:
+            error = failure_of(farm.log_path(build_id)) or error
+        return {"b": b, "why": why, "elapsed": _ago(end - b.started_at)
+                if end and b.started_at else "", "log": log.decode(errors="replace"),
+                "cut": size > _TAIL_BYTES, "shown": min(size, _TAIL_BYTES), "size": size,
+                "error_summary": error,
+                "can_cancel": who is not None and who.role == Role.ADMIN
+                and b.state in (BuildState.QUEUED, BuildState.RUNNING)}
+    return _page(request, farm, "build.html", build)
+
+
+@router.get("/builds/{build_id}/log.txt")
+def build_log(request: Request, farm: FarmDep, build_id: int, offset: int = 0) -> Response:
+    """The raw log from `offset` (a bounded range), for the dashboard's reader."""
+    try:
+        _who(request, farm)
+    except _LoginNeeded:
+        return RedirectResponse("/login", status_code=303)
+    data = farm.read_log(build_id, offset)
+    return PlainTextResponse(data.decode(errors="replace"),
+                             headers={"X-Log-Offset": str(offset + len(data))})
+
+
+@router.post("/builds/{build_id}/cancel")
+async def cancel(request: Request, farm: FarmDep, build_id: int) -> Response:
+    """An admin's cancel, only from the dashboard's own pages."""
+    try:
+        who = await run_in_threadpool(_who, request, farm)
+    except _LoginNeeded:
+        return RedirectResponse("/login", status_code=303)
+    if who is None or who.role != Role.ADMIN:
+        raise Forbidden("cancelling needs an admin token")
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if urlsplit(origin).netloc != request.url.netloc:
+        raise Forbidden("a cancel must come from the dashboard's own pages")
+    await run_in_threadpool(farm.cancel_build, build_id, who)
+    return RedirectResponse(f"/builds/{build_id}", status_code=303)
