@@ -10,23 +10,29 @@ Every page's data is also in the JSON API (/api/v1/...).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.errors import BinfarmError, Forbidden
+from binfarm.errors import BinfarmError, Denied, Forbidden
 from binfarm.farm import Farm
 from binfarm.gentoo.emerge import failure_of
-from binfarm.queue.rules import BuildState
+from binfarm.queue.rules import FINAL, BuildState
 from binfarm.queue.service import Build
 from binfarm.server.deps import FarmDep
 from binfarm.tokens import Role, Token
+from binfarm.web.ansi import to_html
+from binfarm.web.logs import next_lines, tail
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -35,6 +41,8 @@ COOKIE = "binfarm_token"
 _templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 _TAIL_BYTES = 64 << 10  # a build page shows the log's tail first, as OBS does
 _READERS = (Role.ADMIN, Role.VIEWER)
+_RETRY_MS = 500  # how soon a dropped browser comes back (it resumes at Last-Event-ID)
+_POLL_S = 0.25
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +68,17 @@ def _who(request: Request, farm: Farm) -> Token | None:
     if token.role not in _READERS:
         raise Forbidden(f"a {token.role} token cannot read the dashboard (admin or viewer)")
     return token
+
+
+def _reader(request: Request, farm: FarmDep) -> Token | None:
+    """`_who` for what a script reads (a stream): 401 rather than the login page."""
+    try:
+        return _who(request, farm)
+    except _LoginNeeded as exc:
+        raise Denied("log in first (/login), or send a token") from exc
+
+
+_Reader = Annotated[Token | None, Depends(_reader)]
 
 
 def _page(request: Request, farm: Farm, name: str, build: Any) -> Response:
@@ -189,9 +208,7 @@ def builds_page(request: Request, farm: FarmDep, state: str = "",
 def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
     def build(who: Token | None) -> dict[str, Any]:
         b = farm.queue.get(build_id)
-        size = farm.log_path(build_id).stat().st_size if farm.log_path(build_id).exists() \
-            else 0
-        log = farm.read_log(build_id, max(0, size - _TAIL_BYTES), _TAIL_BYTES)
+        text, offset, size = tail(farm.log_path(build_id), _TAIL_BYTES)
         end = b.finished_at or (farm.clock() if b.started_at else None)
         why = None
         if b.state == BuildState.QUEUED:
@@ -201,21 +218,48 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
         if b.state == BuildState.FAILED and size:
             error = failure_of(farm.log_path(build_id)) or error
         return {"b": b, "why": why, "elapsed": _ago(end - b.started_at)
-                if end and b.started_at else "", "log": log.decode(errors="replace"),
-                "cut": size > _TAIL_BYTES, "shown": min(size, _TAIL_BYTES), "size": size,
+                if end and b.started_at else "", "log": Markup(to_html(text)),
+                "offset": offset, "live": b.state not in FINAL,
+                "cut": offset - len(text.encode()) > 0, "size": size,
                 "error_summary": error,
                 "can_cancel": who is not None and who.role == Role.ADMIN
                 and b.state in (BuildState.QUEUED, BuildState.RUNNING)}
     return _page(request, farm, "build.html", build)
 
 
+@router.get("/builds/{build_id}/log/stream", response_class=EventSourceResponse)
+async def build_log_stream(
+    request: Request, farm: FarmDep, build_id: int, _who_: _Reader,
+    start: Annotated[int, Query(alias="from", ge=0)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """The log's lines from `from` (a reconnecting browser's Last-Event-ID wins), as HTML,
+    each event's id the byte offset after it; a `done` event when the build has ended and
+    everything is sent, and the stream closes."""
+    offset = int(last_event_id) if last_event_id and last_event_id.isdigit() else start
+    path = farm.log_path(build_id)
+    yield ServerSentEvent(comment="log", retry=_RETRY_MS)
+    while not await request.is_disconnected():
+        build = await run_in_threadpool(farm.queue.get, build_id)  # before the read: no
+        text, end = await run_in_threadpool(next_lines, path, offset)  # line is left out
+        if text:
+            offset = end
+            yield ServerSentEvent(event="line", raw_data=to_html(text), id=str(offset))
+            continue
+        if build.state in FINAL:
+            rest = await run_in_threadpool(farm.read_log, build_id, offset)
+            if rest:  # a last line without its newline
+                offset += len(rest)
+                yield ServerSentEvent(event="line", raw_data=to_html(
+                    rest.decode(errors="replace")), id=str(offset))
+            yield ServerSentEvent(event="done", raw_data=build.state.value, id=str(offset))
+            return
+        await asyncio.sleep(_POLL_S)
+
+
 @router.get("/builds/{build_id}/log.txt")
-def build_log(request: Request, farm: FarmDep, build_id: int, offset: int = 0) -> Response:
+def build_log(farm: FarmDep, build_id: int, _who_: _Reader, offset: int = 0) -> Response:
     """The raw log from `offset` (a bounded range), for the dashboard's reader."""
-    try:
-        _who(request, farm)
-    except _LoginNeeded:
-        return RedirectResponse("/login", status_code=303)
     data = farm.read_log(build_id, offset)
     return PlainTextResponse(data.decode(errors="replace"),
                              headers={"X-Log-Offset": str(offset + len(data))})

@@ -88,3 +88,56 @@ def test_cancel_needs_an_admin_from_the_dashboard(served: Served) -> None:
     assert done.status_code == 303
     state = served.http.get(f"/api/v1/builds/{build_id}", headers=served.auth).json()["state"]
     assert state == "cancelled"
+
+
+def events(browser: TestClient, path: str, **headers: str) -> list[tuple[str, str, str]]:
+    """(event, id, data) of a stream that ends (its build has ended)."""
+    out, event, ident, data = [], "message", "", []
+    with browser.stream("GET", path, headers=headers) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if not line:
+                if data:
+                    out.append((event, ident, "\n".join(data)))
+                event, data = "message", []
+            elif line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: ") or line == "data:":
+                data.append(line[6:])
+    return out
+
+
+def test_the_live_log_resumes_without_gap_or_repeat(served: Served) -> None:
+    asked = served.http.post("/api/v1/builds", headers=served.auth,
+                             json={"profile": "laptop", "atoms": ["app-misc/hello"],
+                                   "env": {"CFLAGS": "-O2 -g1 -march=x86-64-v2"}})
+    build_id = asked.json()[0]["id"]
+    while (leased := lease(served, "log-worker")) is not None and leased["id"] != build_id:
+        served.http.post(f"/api/v1/builds/{leased['id']}/finish", headers=served.auth,
+                         json={"worker": "log-worker", "ok": False, "error": "skipped"})
+    lines = [f"line {i} \x1b[32;01m*\x1b[39;49;00m ok\n".encode() for i in range(50)]
+    for chunk in (b"".join(lines[:20]), b"".join(lines[20:]) + b"no newline at the end"):
+        served.http.post(f"/api/v1/builds/{build_id}/log", params={"worker": "log-worker"},
+                         content=chunk,
+                         headers={**served.auth, "Content-Type": "application/octet-stream"})
+    served.http.post(f"/api/v1/builds/{build_id}/finish", headers=served.auth,
+                     json={"worker": "log-worker", "ok": False, "error": "no"})
+    browser = logged_in(served)
+    anonymous = TestClient(create_app(served.farm), raise_server_exceptions=False)
+    assert anonymous.get(f"/builds/{build_id}/log/stream").status_code == 401
+
+    everything = events(browser, f"/builds/{build_id}/log/stream?from=0")
+    assert everything[-1][0] == "done" and everything[-1][2] == "failed"
+    whole = "".join(data + "\n" for kind, _, data in everything[:-1] if kind == "line")
+    assert whole.count('<span class="fg-green bold">*</span>') == 50
+    assert whole.rstrip("\n").endswith("no newline at the end")
+    # A drop after the first event: the browser comes back with its Last-Event-ID.
+    first = everything[0]
+    resumed = events(browser, f"/builds/{build_id}/log/stream?from=0",
+                     **{"Last-Event-ID": first[1]})
+    rest = "".join(data + "\n" for kind, _, data in resumed[:-1] if kind == "line")
+    assert first[2] + "\n" + rest == whole
+    page = browser.get(f"/builds/{build_id}")
+    assert page.text.count("line 49 ") == 1 and "data-stream" not in page.text
