@@ -12,9 +12,11 @@ setup: $(STAMP) $(BIN)/gtar
 	@command -v zstd >/dev/null && command -v scanelf >/dev/null && command -v bwrap >/dev/null \
 		&& command -v debootstrap >/dev/null && command -v nginx >/dev/null \
 		&& command -v rsync >/dev/null && command -v wrk >/dev/null && command -v umoci >/dev/null \
-		&& command -v skopeo >/dev/null && command -v distccd >/dev/null || \
+		&& command -v skopeo >/dev/null && command -v distccd >/dev/null \
+		&& command -v chromium >/dev/null || \
 		{ apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		zstd pax-utils wget bubblewrap debootstrap nginx rsync wrk umoci skopeo distcc >/dev/null; }
+		zstd pax-utils wget bubblewrap debootstrap nginx rsync wrk umoci skopeo distcc \
+		chromium >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
