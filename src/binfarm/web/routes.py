@@ -11,6 +11,7 @@ Every page's data is also in the JSON API (/api/v1/...).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -221,10 +222,103 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
                 if end and b.started_at else "", "log": Markup(to_html(text)),
                 "offset": offset, "live": b.state not in FINAL,
                 "cut": offset - len(text.encode()) > 0, "size": size,
-                "error_summary": error,
+                "error_summary": error, "timings": sorted(
+                    (b.timings or {}).items(), key=lambda item: -item[1]),
                 "can_cancel": who is not None and who.role == Role.ADMIN
                 and b.state in (BuildState.QUEUED, BuildState.RUNNING)}
     return _page(request, farm, "build.html", build)
+
+
+def _section(title: str, columns: list[str], rows: list[dict[str, Any]],
+             empty: str) -> dict[str, Any]:
+    return {"title": title, "columns": columns, "rows": rows, "empty": empty}
+
+
+@router.get("/workers", response_class=HTMLResponse)
+def workers_page(request: Request, farm: FarmDep) -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        now = farm.clock()
+        running: dict[str, list[str]] = {}
+        for b in farm.queue.list(10_000, states=frozenset({BuildState.RUNNING})):
+            running.setdefault(b.worker or "", []).append(f"{b.id} {b.cpv}")
+        rows = []
+        for w in farm.workers.list():
+            silent = now - w.last_seen_at > farm.settings.queue.lease_ttl_s * 3
+            state = ("benched until " + time.strftime("%H:%M", time.localtime(
+                w.benched_until or 0)) if w.benched(now) else "offline" if silent else
+                "busy" if w.name in running else "idle")
+            rows.append({"worker": w.name, "state": state, "slots": w.slots,
+                         "building": ", ".join(running.get(w.name, [])) or "-",
+                         "heartbeat": _ago(now - w.last_seen_at) + " ago",
+                         "failures in a row": w.consecutive_failures,
+                         "roots": "prefix, chroot" if w.chroot else "prefix",
+                         "gcc": w.compiler or "-",
+                         "_bad": "state" if w.benched(now) or silent else ""})
+        return {"title": "workers", "sections": [_section(
+            "Workers", ["worker", "state", "slots", "building", "heartbeat",
+                        "failures in a row", "roots", "gcc"], rows,
+            "No worker has registered: start one with `binfarm worker`.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+@router.get("/profiles", response_class=HTMLResponse)
+def profiles_page(request: Request, farm: FarmDep) -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        rows = []
+        for p in farm.profiles.list():
+            root = farm.roots.find(p.name)
+            rows.append({"profile": p.name, "CHOST": p.info.chost, "CFLAGS": p.info.cflags,
+                         "USE": " ".join(p.info.use), "CPU": p.cpu_spec,
+                         "root": f"chroot ({root.source})" if root else "prefix",
+                         "world": " ".join(p.world) or "-",
+                         "binhost": f"/binhost/{p.name}/Packages"})
+        return {"title": "profiles", "sections": [_section(
+            "Profiles", ["profile", "CHOST", "CFLAGS", "USE", "CPU", "root", "world",
+                         "binhost"], rows, "No profile yet: `binfarm profile add`.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+@router.get("/hosts", response_class=HTMLResponse)
+def hosts_page(request: Request, farm: FarmDep) -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        now = farm.clock()
+        rows = [{"host": h.name, "profile": h.profile, "channel": h.channel,
+                 "last report": _ago(now - h.last_report_at) + " ago"
+                 if h.last_report_at else "never",
+                 "result": h.last_result or "-", "installed": len(h.installed),
+                 "_bad": "last report" if h.last_report_at is None
+                 or now - h.last_report_at > 86400 else ""}
+                for h in farm.hosts.list()]
+        return {"title": "hosts", "sections": [_section(
+            "Fleet machines", ["host", "profile", "channel", "last report", "result",
+                               "installed"], rows,
+            "No machine has registered: `binfarm client register` on one.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+@router.get("/distcc", response_class=HTMLResponse)
+def distcc_page(request: Request, farm: FarmDep) -> Response:
+    def build(_who: Token | None) -> dict[str, Any]:
+        leased = farm.distcc_slots.leased()
+        rows = []
+        for h in farm.distcc_slots.list():
+            mine = [s for s in leased if s.host == h.name]
+            rows.append({"host": h.name, "state": h.state.value + (" draining" if h.draining
+                                                                   else ""),
+                         "slots used/free": f"{len(mine)}/{max(0, h.slots - len(mine))}",
+                         "builds": " ".join(sorted({str(s.build) for s in mine})) or "-",
+                         "gcc": h.compiler or "-", "why": h.reason or "",
+                         "_bad": "state" if not h.usable else ""})
+        tasks = [{"build": build_id, "worker": worker, "file": t["file"],
+                  "host": f"{t['host']}[{t['slot']}]", "phase": t["phase"]}
+                 for build_id, worker, _at, found in farm.distcc_slots.activity()
+                 for t in found]
+        return {"title": "distcc", "sections": [
+            _section("distcc hosts", ["host", "state", "slots used/free", "builds", "gcc",
+                                      "why"], rows, "No distcc host: `binfarm distcc add`."),
+            _section("Compiling now", ["build", "worker", "file", "host", "phase"], tasks,
+                     "Nothing is compiling on the hosts.")]}
+    return _page(request, farm, "farm.html", build)
 
 
 @router.get("/builds/{build_id}/log/stream", response_class=EventSourceResponse)

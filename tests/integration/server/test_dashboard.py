@@ -141,3 +141,17 @@ def test_the_live_log_resumes_without_gap_or_repeat(served: Served) -> None:
     assert first[2] + "\n" + rest == whole
     page = browser.get(f"/builds/{build_id}")
     assert page.text.count("line 49 ") == 1 and "data-stream" not in page.text
+
+
+def test_workers_profiles_hosts_and_distcc_pages(served: Served) -> None:
+    lease(served, "pages-worker")
+    browser = logged_in(served)
+    workers = browser.get("/workers").text
+    assert "pages-worker" in workers and "heartbeat" in workers
+    profiles = browser.get("/profiles").text
+    assert "laptop" in profiles and "-march=x86-64-v2" in profiles
+    assert "/binhost/laptop/Packages" in profiles
+    assert "No machine has registered" in browser.get("/hosts").text
+    assert "No distcc host" in browser.get("/distcc").text
+    for path in ("/workers", "/profiles", "/hosts", "/distcc"):
+        assert 'name="viewport"' in browser.get(path).text
