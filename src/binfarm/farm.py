@@ -335,6 +335,13 @@ class Farm:
         log.info("build cancelled build_id=%s", build_id)
         return cancelled
 
+    def requeue_build(self, build_id: int) -> Build:
+        build = self.queue.requeue(build_id)
+        self.log_path(build_id).unlink(missing_ok=True)
+        self.wake_workers()
+        log.info("build queued again build_id=%s", build_id)
+        return build
+
     # -- workers -------------------------------------------------------------------------
 
     def register_worker(self, name: str, arch: str, cpu_features: frozenset[str],

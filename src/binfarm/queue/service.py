@@ -300,6 +300,37 @@ class BuildQueue:
             return int(conn.execute(select(func.count()).select_from(requests)
                                     .where(requests.c.build == build_id)).scalar_one())
 
+    def set_priority(self, build_id: int, priority: int) -> Build:
+        """Move a queued build up or down the queue."""
+        with self.engine.begin() as conn:
+            if not conn.execute(update(builds).where(
+                    builds.c.id == build_id, builds.c.state == BuildState.QUEUED.value)
+                    .values(priority=priority)).rowcount:
+                build = self._get(conn, build_id)
+                raise Conflict(f"build {build_id} is {build.state}: only a queued build's "
+                               "priority can change")
+        return self.get(build_id)
+
+    def requeue(self, build_id: int) -> Build:
+        """Queue a failed or cancelled build again, as if new (its log starts over)."""
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(update(builds).where(
+                    builds.c.id == build_id,
+                    builds.c.state.in_([BuildState.FAILED.value, BuildState.CANCELLED.value]))
+                    .values(state=BuildState.QUEUED.value, worker=None, started_at=None,
+                            finished_at=None, error=None, attempts=0, not_before=None,
+                            lease_expires_at=None, requested_at=self.clock(), log_bytes=0,
+                            timings=None)).rowcount
+                if not done:
+                    build = self._get(conn, build_id)
+                    raise Conflict(f"build {build_id} is {build.state}: only a failed or "
+                                   "cancelled build can be queued again")
+        except IntegrityError as exc:
+            raise Conflict(f"another build of the same key is queued or running: "
+                           f"build {build_id} is not queued again") from exc
+        return self.get(build_id)
+
     def cancel(self, build_id: int) -> Build:
         """Cancel a queued or running build; a running one's worker learns at its heartbeat."""
         with self.engine.begin() as conn:

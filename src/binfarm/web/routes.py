@@ -224,8 +224,7 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
                 "cut": offset - len(text.encode()) > 0, "size": size,
                 "error_summary": error, "timings": sorted(
                     (b.timings or {}).items(), key=lambda item: -item[1]),
-                "can_cancel": who is not None and who.role == Role.ADMIN
-                and b.state in (BuildState.QUEUED, BuildState.RUNNING)}
+                "admin": who is not None and who.role == Role.ADMIN}
     return _page(request, farm, "build.html", build)
 
 
@@ -359,17 +358,44 @@ def build_log(farm: FarmDep, build_id: int, _who_: _Reader, offset: int = 0) -> 
                              headers={"X-Log-Offset": str(offset + len(data))})
 
 
-@router.post("/builds/{build_id}/cancel")
-async def cancel(request: Request, farm: FarmDep, build_id: int) -> Response:
-    """An admin's cancel, only from the dashboard's own pages."""
+async def _admin_action(request: Request, farm: Farm) -> Token | Response:
+    """The admin's token for an action from the dashboard's own pages; a redirect to the
+    login page without one."""
     try:
         who = await run_in_threadpool(_who, request, farm)
     except _LoginNeeded:
         return RedirectResponse("/login", status_code=303)
     if who is None or who.role != Role.ADMIN:
-        raise Forbidden("cancelling needs an admin token")
+        raise Forbidden("this needs an admin token")
     origin = request.headers.get("origin") or request.headers.get("referer") or ""
     if urlsplit(origin).netloc != request.url.netloc:
-        raise Forbidden("a cancel must come from the dashboard's own pages")
+        raise Forbidden("an action must come from the dashboard's own pages")
+    return who
+
+
+@router.post("/builds/{build_id}/cancel")
+async def cancel(request: Request, farm: FarmDep, build_id: int) -> Response:
+    who = await _admin_action(request, farm)
+    if isinstance(who, Response):
+        return who
     await run_in_threadpool(farm.cancel_build, build_id, who)
+    return RedirectResponse(f"/builds/{build_id}", status_code=303)
+
+
+@router.post("/builds/{build_id}/requeue")
+async def requeue(request: Request, farm: FarmDep, build_id: int) -> Response:
+    who = await _admin_action(request, farm)
+    if isinstance(who, Response):
+        return who
+    await run_in_threadpool(farm.requeue_build, build_id)
+    return RedirectResponse(f"/builds/{build_id}", status_code=303)
+
+
+@router.post("/builds/{build_id}/priority")
+async def priority(request: Request, farm: FarmDep, build_id: int,
+                   value: Annotated[int, Form(ge=-100, le=100)]) -> Response:
+    who = await _admin_action(request, farm)
+    if isinstance(who, Response):
+        return who
+    await run_in_threadpool(farm.queue.set_priority, build_id, value)
     return RedirectResponse(f"/builds/{build_id}", status_code=303)

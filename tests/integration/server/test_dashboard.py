@@ -155,3 +155,22 @@ def test_workers_profiles_hosts_and_distcc_pages(served: Served) -> None:
     assert "No distcc host" in browser.get("/distcc").text
     for path in ("/workers", "/profiles", "/hosts", "/distcc"):
         assert 'name="viewport"' in browser.get(path).text
+
+
+def test_priority_and_queue_again(served: Served) -> None:
+    asked = served.http.post("/api/v1/builds", headers=served.auth,
+                             json={"profile": "laptop", "atoms": ["app-misc/fastcalc"],
+                                   "env": {"CFLAGS": "-O1 -g2 -march=x86-64-v2"}})
+    build_id = asked.json()[0]["id"]
+    admin = logged_in(served)
+    own = {"Origin": "http://farm.test"}
+    assert admin.post(f"/builds/{build_id}/priority", data={"value": "7"},
+                      headers=own).status_code == 200
+    build = served.http.get(f"/api/v1/builds/{build_id}", headers=served.auth).json()
+    assert build["priority"] == 7
+    assert admin.post(f"/builds/{build_id}/requeue", headers=own).status_code == 409
+    admin.post(f"/builds/{build_id}/cancel", headers=own)
+    assert "queue again</button>" in admin.get(f"/builds/{build_id}").text
+    assert admin.post(f"/builds/{build_id}/requeue", headers=own).status_code == 200
+    build = served.http.get(f"/api/v1/builds/{build_id}", headers=served.auth).json()
+    assert (build["state"], build["error"]) == ("queued", None)
