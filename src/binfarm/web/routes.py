@@ -25,9 +25,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.errors import BinfarmError, Denied, Forbidden
+from binfarm.errors import BinfarmError, Denied, Forbidden, NotFound
 from binfarm.farm import Farm
 from binfarm.gentoo.emerge import failure_of
+from binfarm.planner.run import plan_fleet
 from binfarm.queue.rules import FINAL, BuildState
 from binfarm.queue.service import Build
 from binfarm.server.deps import FarmDep
@@ -44,6 +45,7 @@ _TAIL_BYTES = 64 << 10  # a build page shows the log's tail first, as OBS does
 _READERS = (Role.ADMIN, Role.VIEWER)
 _RETRY_MS = 500  # how soon a dropped browser comes back (it resumes at Last-Event-ID)
 _POLL_S = 0.25
+_SILENT_S = 86400.0  # a fleet machine that has not reported for a day
 
 router = APIRouter(include_in_schema=False)
 
@@ -169,9 +171,22 @@ def overview(request: Request, farm: FarmDep) -> Response:
                 bad.append((w.name, f"{state}, last seen {_ago(now - w.last_seen_at)} ago"
                             + (f", {w.consecutive_failures} failures in a row"
                                if w.consecutive_failures else "")))
+        hosts = farm.hosts.list()
+        silent = [h for h in hosts if h.last_report_at is None
+                  or now - h.last_report_at > _SILENT_S]
+        for h in silent:
+            bad.append((f"host {h.name} ({h.profile})", "never reported"
+                        if h.last_report_at is None else
+                        f"silent for {_ago(now - h.last_report_at)}"))
+        try:
+            farm.signing_keys.signing()
+        except NotFound:
+            bad.append(("binhost", "the farm has no signing key: Portage refuses its "
+                        "packages (binfarm key rotate)"))
         alive = farm.catalog.alive()
         return {"depth": sorted(depth.values(), key=lambda r: r["profile"]), "stuck": stuck,
                 "failed": [_with_error_line(b) for b in failed], "bad_workers": bad,
+                "hosts": {"reporting": len(hosts) - len(silent), "silent": len(silent)},
                 "workers": states, "store_objects": len(alive),
                 "store_size": _size(sum(i.size for i in alive))}
     return _page(request, farm, "overview.html", build)
@@ -286,7 +301,7 @@ def hosts_page(request: Request, farm: FarmDep) -> Response:
                  if h.last_report_at else "never",
                  "result": h.last_result or "-", "installed": len(h.installed),
                  "_bad": "last report" if h.last_report_at is None
-                 or now - h.last_report_at > 86400 else ""}
+                 or now - h.last_report_at > _SILENT_S else ""}
                 for h in farm.hosts.list()]
         return {"title": "hosts", "sections": [_section(
             "Fleet machines", ["host", "profile", "channel", "last report", "result",
@@ -317,6 +332,40 @@ def distcc_page(request: Request, farm: FarmDep) -> Response:
                                       "why"], rows, "No distcc host: `binfarm distcc add`."),
             _section("Compiling now", ["build", "worker", "file", "host", "phase"], tasks,
                      "Nothing is compiling on the hosts.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, farm: FarmDep) -> Response:
+    """The fleet plan as Portage resolves it now (each profile's world and @system): a
+    package x profile matrix whose cells say whether the binary is stored, being built,
+    failed, or still missing, and which cells share one build."""
+    def build(_who: Token | None) -> dict[str, Any]:
+        plan = plan_fleet(farm)
+        active: dict[str, Build] = {}
+        failed: dict[str, Build] = {}
+        for b in farm.queue.list(10_000):
+            if b.key and b.state in (BuildState.QUEUED, BuildState.RUNNING):
+                active.setdefault(b.key, b)
+            elif b.key and b.state == BuildState.FAILED:
+                failed.setdefault(b.key, b)
+        profiles = sorted(plan.packages)
+        cells: dict[str, dict[str, str]] = {}
+        for name in profiles:
+            for package in plan.packages[name]:
+                key = package.key
+                state = ("stored" if key in plan.stored else
+                         f"{active[key].state} (build {active[key].id})" if key in active
+                         else f"failed (build {failed[key].id})" if key in failed
+                         else "missing")
+                cells.setdefault(package.cpv, {})[name] = state
+        rows = [{"package": cpv, **{p: cells[cpv].get(p, "-") for p in profiles}}
+                for cpv in sorted(cells)]
+        summary = (f"{len(plan.distinct)} distinct builds serve "
+                   f"{sum(len(v) for v in plan.packages.values())} (profile, package) "
+                   f"pairs ({plan.sharing_ratio:.2f} per build); {len(plan.to_build)} to build")
+        return {"title": "fleet plan", "sections": [_section(
+            f"Fleet plan: {summary}", ["package", *profiles], rows, "No profile to plan.")]}
     return _page(request, farm, "farm.html", build)
 
 

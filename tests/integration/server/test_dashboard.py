@@ -174,3 +174,11 @@ def test_priority_and_queue_again(served: Served) -> None:
     assert admin.post(f"/builds/{build_id}/requeue", headers=own).status_code == 200
     build = served.http.get(f"/api/v1/builds/{build_id}", headers=served.auth).json()
     assert (build["state"], build["error"]) == ("queued", None)
+
+
+def test_the_fleet_plan_matrix(served: Served) -> None:
+    page = logged_in(served).get("/plan")
+    assert page.status_code == 200, page.text
+    assert "distinct builds serve" in page.text
+    assert "<th>laptop</th>" in page.text and "<th>desktop</th>" in page.text
+    assert "missing" in page.text or "stored" in page.text
