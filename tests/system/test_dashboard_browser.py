@@ -93,6 +93,11 @@ def test_the_overview_shows_why_a_build_failed(farm: FarmProcess, browser: Brows
         page = tab.open("/builds")
         assert page.locator("td", has_text="app-misc/broken").count() >= 1
         tab.shot(tmp_path / f"builds-{width}.png")
+        for path, shows in (("/workers", "embedded"), ("/profiles", "laptop"),
+                            ("/plan", "distinct builds serve"), ("/hosts", "Fleet machines"),
+                            ("/binhost", "Signing keys"), ("/distcc", "distcc hosts")):
+            assert shows in tab.open(path).inner_text("main"), path
+            tab.shot(tmp_path / f"{path.strip('/')}-{width}.png")
         assert tab.errors == []
         tab.close()
 

@@ -31,6 +31,7 @@ from binfarm.gentoo.emerge import failure_of
 from binfarm.planner.run import plan_fleet
 from binfarm.queue.rules import FINAL, BuildState
 from binfarm.queue.service import Build
+from binfarm.rollout.channels import Channel
 from binfarm.server.deps import FarmDep
 from binfarm.tokens import Role, Token
 from binfarm.web.ansi import to_html
@@ -366,6 +367,35 @@ def plan_page(request: Request, farm: FarmDep) -> Response:
                    f"pairs ({plan.sharing_ratio:.2f} per build); {len(plan.to_build)} to build")
         return {"title": "fleet plan", "sections": [_section(
             f"Fleet plan: {summary}", ["package", *profiles], rows, "No profile to plan.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+@router.get("/binhost", response_class=HTMLResponse)
+def binhost_page(request: Request, farm: FarmDep) -> Response:
+    """Each profile's binhost: what its channels list, how big, signed by which key; and
+    the farm's signing keys."""
+    def build(_who: Token | None) -> dict[str, Any]:
+        channels = []
+        for profile in farm.profiles.list():
+            for channel in Channel:
+                listed = farm.channels.listed(profile.name, channel)
+                unsigned = sum(1 for i in listed if not i.signer)
+                suffix = "" if channel == Channel.STABLE else f"/{channel.value}"
+                channels.append({
+                    "profile": profile.name, "channel": channel.value,
+                    "packages": len(listed), "size": _size(sum(i.size for i in listed)),
+                    "signed by": ", ".join(sorted({i.signer[-16:] for i in listed
+                                                   if i.signer})) or "-",
+                    "unsigned": unsigned, "index": f"/binhost/{profile.name}{suffix}/Packages",
+                    "_bad": "unsigned" if unsigned else ""})
+        keys = [{"key": k.fingerprint, "state": k.state.value, "uid": k.uid,
+                 "since": time.strftime("%Y-%m-%d", time.localtime(k.added_at))}
+                for k in farm.signing_keys.list()]
+        return {"title": "binhost", "sections": [
+            _section("Channels", ["profile", "channel", "packages", "size", "signed by",
+                                  "unsigned", "index"], channels, "No profile yet."),
+            _section("Signing keys", ["key", "state", "uid", "since"], keys,
+                     "No signing key: Portage refuses unsigned packages.")]}
     return _page(request, farm, "farm.html", build)
 
 

@@ -182,3 +182,9 @@ def test_the_fleet_plan_matrix(served: Served) -> None:
     assert "distinct builds serve" in page.text
     assert "<th>laptop</th>" in page.text and "<th>desktop</th>" in page.text
     assert "missing" in page.text or "stored" in page.text
+
+
+def test_the_binhost_page(served: Served) -> None:
+    page = logged_in(served).get("/binhost")
+    assert page.status_code == 200, page.text
+    assert "/binhost/laptop/testing/Packages" in page.text and "signing" in page.text
