@@ -231,10 +231,22 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
         if b.state == BuildState.QUEUED:
             wait = farm.queue.waiting([b]).get(b.id)
             why = wait.reason if wait else None
+        profile = farm.profiles.get(b.profile)
+        earlier = [e for e in farm.queue.list(200, states=frozenset({BuildState.SUCCEEDED}),
+                                              profile=b.profile)
+                   if e.cpv == b.cpv and e.id != b.id and e.started_at and e.finished_at]
+        settings = {
+            "USE": b.env.get("USE", " ".join(profile.info.use)),
+            "CFLAGS": b.env.get("CFLAGS", profile.info.cflags),
+            "CPU extensions it needs": " ".join(sorted(b.required_isa)) or "baseline",
+            "build root": "chroot (/)" if farm.roots.find(b.profile) else "prefix",
+            "estimate": (f"{_ago(earlier[0].finished_at - earlier[0].started_at)} (build "
+                         f"{earlier[0].id})" if earlier and earlier[0].finished_at
+                         and earlier[0].started_at else "no earlier build of it")}
         error = b.error
         if b.state == BuildState.FAILED and size:
             error = failure_of(farm.log_path(build_id)) or error
-        return {"b": b, "why": why, "elapsed": _ago(end - b.started_at)
+        return {"b": b, "why": why, "settings": settings, "elapsed": _ago(end - b.started_at)
                 if end and b.started_at else "", "log": Markup(to_html(text)),
                 "offset": offset, "live": b.state not in FINAL,
                 "cut": offset - len(text.encode()) > 0, "size": size,

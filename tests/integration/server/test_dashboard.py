@@ -63,6 +63,8 @@ def test_overview_builds_and_a_build(served: Served) -> None:
     assert f">{build_id}<" in listed.text and "app-misc/wordcount-1.0" in listed.text
     page = browser.get(f"/builds/{build_id}")
     assert page.status_code == 200
+    assert "-Os -march=x86-64-v2" in page.text and "build root" in page.text
+    assert "no earlier build of it" in page.text
     assert "&lt;b&gt;&amp;x&lt;/b&gt;" in page.text  # the log is escaped, never markup
     assert "<b>&x</b>" not in page.text
     raw = browser.get(f"/builds/{build_id}/log.txt")
