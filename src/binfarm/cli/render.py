@@ -20,6 +20,7 @@ from binfarm.api.models import (
     RootOut,
     WorkerOut,
 )
+from binfarm.units import size_text
 
 __all__ = [
     "STATE_STYLES",
@@ -123,15 +124,6 @@ def print_root(r: RootOut) -> None:
         copies.add_row(c.worker, size_text(c.disk_bytes), str(c.layers), str(c.generation),
                        current, when(c.reported_at))
     console.print(copies if r.copies else "no worker has unpacked it yet")
-
-
-def size_text(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def when(timestamp: float) -> str:

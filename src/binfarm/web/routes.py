@@ -34,6 +34,7 @@ from binfarm.queue.service import Build
 from binfarm.rollout.channels import Channel
 from binfarm.server.deps import FarmDep
 from binfarm.tokens import Role, Token
+from binfarm.units import size_text
 from binfarm.web.ansi import to_html
 from binfarm.web.logs import next_lines, tail
 
@@ -102,15 +103,6 @@ def _ago(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -189,7 +181,7 @@ def overview(request: Request, farm: FarmDep) -> Response:
                 "failed": [_with_error_line(b) for b in failed], "bad_workers": bad,
                 "hosts": {"reporting": len(hosts) - len(silent), "silent": len(silent)},
                 "workers": states, "store_objects": len(alive),
-                "store_size": _size(sum(i.size for i in alive))}
+                "store_size": size_text(sum(i.size for i in alive))}
     return _page(request, farm, "overview.html", build)
 
 
@@ -395,7 +387,7 @@ def binhost_page(request: Request, farm: FarmDep) -> Response:
                 suffix = "" if channel == Channel.STABLE else f"/{channel.value}"
                 channels.append({
                     "profile": profile.name, "channel": channel.value,
-                    "packages": len(listed), "size": _size(sum(i.size for i in listed)),
+                    "packages": len(listed), "size": size_text(sum(i.size for i in listed)),
                     "signed by": ", ".join(sorted({i.signer[-16:] for i in listed
                                                    if i.signer})) or "-",
                     "unsigned": unsigned, "index": f"/binhost/{profile.name}{suffix}/Packages",

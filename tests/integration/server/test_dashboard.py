@@ -19,6 +19,20 @@ def logged_in(served: Served, secret: str | None = None) -> TestClient:
     return browser
 
 
+def running(served: Served, worker: str, atom: str, cflags: str) -> int:
+    """Ask for `atom` with `cflags` (a key of its own) and lease it to `worker`; the builds
+    queued before it are ended on the way."""
+    asked = served.http.post("/api/v1/builds", headers=served.auth,
+                             json={"profile": "laptop", "atoms": [atom],
+                                   "env": {"CFLAGS": cflags}})
+    build_id = int(asked.json()[0]["id"])
+    while (leased := lease(served, worker)) is not None and leased["id"] != build_id:
+        served.http.post(f"/api/v1/builds/{leased['id']}/finish", headers=served.auth,
+                         json={"worker": worker, "ok": False, "error": "skipped"})
+    assert leased is not None
+    return build_id
+
+
 def token(served: Served, role: str, **extra: str) -> str:
     made = served.http.post("/api/v1/tokens", headers=served.auth,
                             json={"name": f"dash-{role}", "role": role, **extra})
@@ -39,14 +53,7 @@ def test_pages_need_a_login(served: Served) -> None:
 
 
 def test_overview_builds_and_a_build(served: Served) -> None:
-    asked = served.http.post("/api/v1/builds", headers=served.auth,
-                             json={"profile": "laptop", "atoms": ["app-misc/wordcount"],
-                                   "env": {"CFLAGS": "-Os -march=x86-64-v2"}})
-    build_id = asked.json()[0]["id"]
-    while (leased := lease(served, "dash-worker")) is not None and leased["id"] != build_id:
-        served.http.post(f"/api/v1/builds/{leased['id']}/finish", headers=served.auth,
-                         json={"worker": "dash-worker", "ok": False, "error": "skipped"})
-    assert leased is not None
+    build_id = running(served, "dash-worker", "app-misc/wordcount", "-Os -march=x86-64-v2")
     served.http.post(f"/api/v1/builds/{build_id}/log", params={"worker": "dash-worker"},
                      content=b">>> Emerging (1 of 1) app-misc/wordcount-1.0\n<b>&x</b>\n",
                      headers={**served.auth, "Content-Type": "application/octet-stream"})
@@ -112,13 +119,7 @@ def events(browser: TestClient, path: str, **headers: str) -> list[tuple[str, st
 
 
 def test_the_live_log_resumes_without_gap_or_repeat(served: Served) -> None:
-    asked = served.http.post("/api/v1/builds", headers=served.auth,
-                             json={"profile": "laptop", "atoms": ["app-misc/hello"],
-                                   "env": {"CFLAGS": "-O2 -g1 -march=x86-64-v2"}})
-    build_id = asked.json()[0]["id"]
-    while (leased := lease(served, "log-worker")) is not None and leased["id"] != build_id:
-        served.http.post(f"/api/v1/builds/{leased['id']}/finish", headers=served.auth,
-                         json={"worker": "log-worker", "ok": False, "error": "skipped"})
+    build_id = running(served, "log-worker", "app-misc/hello", "-O2 -g1 -march=x86-64-v2")
     lines = [f"line {i} \x1b[32;01m*\x1b[39;49;00m ok\n".encode() for i in range(50)]
     for chunk in (b"".join(lines[:20]), b"".join(lines[20:]) + b"no newline at the end"):
         served.http.post(f"/api/v1/builds/{build_id}/log", params={"worker": "log-worker"},
