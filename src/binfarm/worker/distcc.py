@@ -74,7 +74,7 @@ def start_distcc(client: FarmClient, worker: str, build_id: int, target: EmergeT
     if not lease.grants:
         say(log, f"distcc: compiling locally: {lease.reason}")
         return None
-    grants = [SlotGrant(g.host, g.address, g.port, g.slots) for g in lease.grants]
+    grants = [SlotGrant(**g.model_dump()) for g in lease.grants]
     shutil.rmtree(host_dir, ignore_errors=True)  # a killed build's locks and backoff
     host_dir.mkdir(parents=True)
     env = build_env(grants, local, in_root, f"{in_root}/client.log")

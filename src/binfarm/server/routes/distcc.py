@@ -103,6 +103,5 @@ def lease_distcc_slots(build_id: BuildId, body: DistccLeaseIn, farm: FarmDep,
     worker = farm.workers.get(body.worker)
     grants = farm.compile_hosts.lease(build_id, body.worker, body.want, worker.compiler)
     return DistccLeaseOut(
-        grants=[DistccGrantOut(host=g.host, address=g.address, port=g.port, slots=g.slots)
-                for g in grants],
+        grants=[DistccGrantOut.model_validate(g, from_attributes=True) for g in grants],
         reason=None if grants else farm.compile_hosts.why_none(worker.compiler))
