@@ -123,7 +123,7 @@ class Farm:
             hosts=self.hosts, profiles=self.profiles, tokens=self.tokens,
             repositories=self.repositories, helper=self.helper, scratch=self.data_dir,
             max_tree_bytes=settings.server.max_profile_bytes, node_layer=self.node_layer,
-            add_profile=self.add_profile)
+            add_profile=self.add_profile, changes=self.changes)
         self.signing_keys = SigningKeys(self.engine, self.data_dir / "signing", settings.signing,
                                         clock)
         self.signing_keys.ensure()

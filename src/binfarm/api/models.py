@@ -200,6 +200,7 @@ class WorkerOut(BaseModel):
     benched: bool
     running: list[int]
     chroot: bool = False
+    bench_reason: str | None = None
 
 
 class HostProfileIn(BaseModel):

@@ -174,7 +174,8 @@ def workers_table(workers: Iterable[WorkerOut]) -> Table:
     table = Table("worker", "arch", "slots", "roots", "running", "last seen", "state")
     now = time.time()
     for w in workers:
-        state = (Text("benched", style="bold red") if w.benched else
+        state = (Text(f"benched: {w.bench_reason}" if w.bench_reason else "benched",
+                      style="bold red") if w.benched else
                  f"{w.consecutive_failures} failures in a row" if w.consecutive_failures
                  else Text("ok", style="green"))
         table.add_row(w.name, w.arch, str(w.slots), "prefix, chroot" if w.chroot else "prefix",

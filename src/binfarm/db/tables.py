@@ -173,6 +173,8 @@ workers = Table(
     Column("last_seen_at", Float, nullable=False),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("benched_until", Float),
+    # What benched it: the failures in a row and the last of them.
+    Column("bench_reason", Text),
     # It can enter chroot roots (has bubblewrap): only such workers lease their builds.
     Column("chroot", Boolean, nullable=False, default=False, server_default=false()),
     # Its gcc as objects name it ("(Debian 12.2.0-14+deb12u1) 12.2.0"): distcc hosts must

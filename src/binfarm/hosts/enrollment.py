@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from binfarm.errors import InvalidInput
@@ -25,12 +27,22 @@ from binfarm.profiles.archive import drop_machine_local, tree_digest, unpack_tre
 from binfarm.profiles.model import MakeProfileRef
 from binfarm.profiles.registry import Profile, ProfileRegistry
 from binfarm.repositories import RepositoryRegistry
+from binfarm.store.changes import Changes
 from binfarm.tokens import Role, Token, TokenStore
 from binfarm.trust.hosttree import check_host_tree
 
-__all__ = ["Enrollment"]
+__all__ = ["Enrollment", "HostState"]
 
 log = logging.getLogger(__name__)
+
+_SILENT_S = 86400.0  # a fleet machine that has not reported for a day
+
+
+class HostState(StrEnum):
+    CURRENT = "current"
+    OUTDATED = "outdated"  # the profile has newer versions of what it has installed
+    SILENT = "silent"
+    UNREPORTED = "unreported"  # registered, never reported
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +59,9 @@ class Enrollment:
     max_tree_bytes: int
     node_layer: Callable[[str | None], NodeLayer]
     add_profile: Callable[..., Profile]
+    changes: Changes
+    _best: dict[str, tuple[int, tuple[str, ...], dict[str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def register(self, name: str, packed_tree: bytes, make_profile: MakeProfileRef | None,
                  *, arch: str, cpu_features: frozenset[str], base: str | None = None,
@@ -109,16 +124,51 @@ class Enrollment:
                binpkgs: dict[str, str]) -> Host:
         return self.hosts.report(name, result, installed, binpkgs)
 
+    def states(self, now: float) -> list[tuple[Host, HostState, list[str]]]:
+        """Each fleet machine, whether it is current, and what it has that is outdated."""
+        hosts = self.hosts.list()
+        stale = self.out_of_date_by_host(hosts)
+        return [(h, HostState.UNREPORTED if h.last_report_at is None else
+                 HostState.SILENT if now - h.last_report_at > _SILENT_S else
+                 HostState.OUTDATED if stale[h.name] else HostState.CURRENT, stale[h.name])
+                for h in hosts]
+
     def out_of_date(self, host: Host) -> list[str]:
         """Installed packages for which the host's profile has a newer visible version."""
-        if not host.installed:
-            return []
-        profile = self.profiles.get(host.profile)
+        return self.out_of_date_by_host([host])[host.name]
+
+    def out_of_date_by_host(self, hosts: Sequence[Host]) -> dict[str, list[str]]:
+        """`out_of_date` of each host, asking Portage once per profile."""
+        members: dict[str, list[Host]] = defaultdict(list)
+        for host in hosts:
+            members[host.profile].append(host)
+        found: dict[str, list[str]] = {}
+        for profile, group in members.items():
+            best = self._best_versions(profile, {cp_of(cpv) for h in group
+                                                 for cpv in h.installed})
+            for host in group:
+                installed = {cp_of(cpv): cpv for cpv in host.installed}
+                found[host.name] = sorted(f"{cpv} -> {best[cp]}"
+                                          for cp, cpv in installed.items()
+                                          if best.get(cp) and best[cp] != cpv)
+        return found
+
+    def _best_versions(self, profile_name: str, cps: set[str]) -> dict[str, str]:
+        """Portage's best visible version of each package, kept until the farm changes
+        (a sync, a profile edit and a host report are all writes): the dashboard and the
+        metrics ask on every look."""
+        if not cps:
+            return {}
+        asked = tuple(sorted(cps))
+        kept = self._best.get(profile_name)
+        if kept and kept[0] == self.changes.value and kept[1] == asked:
+            return kept[2]
+        seen = self.changes.value
+        profile = self.profiles.get(profile_name)
         node = self.profiles.query_node(profile, self.node_layer(profile.name))
-        installed = {cp_of(cpv): cpv for cpv in host.installed}
-        best = self.helper.best_versions(node, sorted(installed))
-        return sorted(f"{cpv} -> {best[cp]}" for cp, cpv in installed.items()
-                      if best.get(cp) and best[cp] != cpv)
+        best = self.helper.best_versions(node, list(asked))
+        self._best[profile_name] = (seen, asked, best)
+        return best
 
     def shared_layer(self, host_name: str) -> dict[str, bytes]:
         """The `01*` files of the profile a host takes its shared configuration from."""

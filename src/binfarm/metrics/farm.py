@@ -21,7 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from binfarm import __version__
+from binfarm.hosts.enrollment import HostState
 from binfarm.queue.rules import BuildState
+from binfarm.queue.workers import WorkerState
 
 if TYPE_CHECKING:  # the collector reads through Farm; Farm owns the metrics
     from binfarm.farm import Farm
@@ -31,7 +33,6 @@ __all__ = ["FarmMetrics"]
 _FINAL = {"succeeded": "success", "failed": "failure", "cancelled": "cancelled"}
 _DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200)
 _WAIT_BUCKETS = (0.1, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600)
-_SILENT_S = 86400.0  # a host that has not reported for a day
 
 
 class FarmMetrics:
@@ -113,13 +114,10 @@ class _FromDatabase(Collector):
                                 "Since each worker last called the farm.", labels=["worker"])
         failures = GaugeMetricFamily("binfarm_worker_consecutive_failures",
                                      "Failed builds in a row.", labels=["worker"])
-        by_state: Counter[str] = Counter({s: 0 for s in ("busy", "idle", "offline", "benched")})
-        offline_s = self.farm.settings.queue.lease_ttl_s * 3
+        by_state: Counter[str] = Counter({s.value: 0 for s in WorkerState})
         for worker in self.farm.workers.list():
             busy = running.get(worker.name, 0)
-            by_state["benched" if worker.benched(now) else "offline"
-                     if now - worker.last_seen_at > offline_s else
-                     "busy" if busy else "idle"] += 1
+            by_state[worker.state(now, self.farm.workers.offline_after_s, busy)] += 1
             slots.add_metric([worker.name, "busy"], busy)
             slots.add_metric([worker.name, "free"], max(0, worker.slots - busy))
             age.add_metric([worker.name], max(0.0, now - worker.last_seen_at))
@@ -137,12 +135,11 @@ class _FromDatabase(Collector):
         yield from (objects, size)
 
     def _hosts(self, now: float) -> Iterator[Metric]:
-        hosts = GaugeMetricFamily("binfarm_hosts", "Fleet machines by how they report.",
-                                  labels=["state"])
-        by_state: Counter[str] = Counter({s: 0 for s in ("reporting", "silent", "never")})
-        for host in self.farm.hosts.list():
-            by_state["never" if host.last_report_at is None else "silent"
-                     if now - host.last_report_at > _SILENT_S else "reporting"] += 1
+        hosts = GaugeMetricFamily("binfarm_hosts", "Fleet machines: current, outdated (the "
+                                  "profile has newer versions), silent for a day, or never "
+                                  "reported.", labels=["state"])
+        by_state: Counter[str] = Counter({s.value: 0 for s in HostState})
+        by_state.update(state.value for _h, state, _o in self.farm.enrollment.states(now))
         for state, count in sorted(by_state.items()):
             hosts.add_metric([state], count)
         yield hosts

@@ -36,6 +36,8 @@ class Publisher:
         self.profiles = profiles
         self.clock = clock
         self._lock = threading.Lock()  # one publisher at a time: the loop, `binfarm publish`
+        # Why the loop's last round failed (None: it did not), for the dashboard.
+        self.failure: str | None = None
 
     def publish_all(self) -> list[Published]:
         with self._lock:
@@ -64,8 +66,10 @@ class Publisher:
                 seen = changes.value
                 try:
                     self.publish_all()
-                except Exception:  # the loop must outlive one failed round
+                    self.failure = None
+                except Exception as exc:  # the loop must outlive one failed round
                     log.exception("publishing failed")
+                    self.failure = str(exc) or type(exc).__name__
             wait = min(_IDLE_S, max(0.0, self._next_soak_end() - self.clock()))
             if wait == 0.0:
                 seen = -1  # a soak time ended: publish again

@@ -260,7 +260,8 @@ class BuildQueue:
         queue) is added."""
         state = BuildState.SUCCEEDED if ok else BuildState.FAILED
         with self.engine.begin() as conn:
-            waited = self._waits(conn, self._get(conn, build_id))
+            build = self._get(conn, build_id)
+            waited = self._waits(conn, build)
             done = conn.execute(
                 update(builds).where(builds.c.id == build_id, builds.c.worker == worker,
                                      builds.c.state == BuildState.RUNNING.value)
@@ -269,7 +270,7 @@ class BuildQueue:
             ).rowcount
             if not done:
                 raise Conflict(f"worker {worker!r} does not hold build {build_id}")
-            self.workers.record(conn, worker, ok=ok)
+            self.workers.record(conn, worker, ok=ok, what=_failure(build, error))
             self._queue_notices(conn, build_id)
         return self.get(build_id)
 
@@ -376,7 +377,8 @@ class BuildQueue:
                     .values(attempts=attempts, lease_expires_at=None, **values)
                 ).rowcount
                 if done:
-                    self.workers.record(conn, row.worker, ok=False)
+                    self.workers.record(conn, row.worker, ok=False,
+                                        what=f"build {row.id} ({row.cpv}): lease expired")
                     if values["state"] == BuildState.FAILED.value:
                         self._queue_notices(conn, row.id)
                     swept.append(row.id)
@@ -527,3 +529,8 @@ class BuildQueue:
         conn.execute(insert(notices).values(request=request_id, url=requester.webhook,
                                             payload=payload, attempts=0,
                                             next_attempt_at=self.clock()))
+
+
+def _failure(build: Build, error: str | None) -> str:
+    lines = (error or "").strip().splitlines()
+    return f"build {build.id} ({build.cpv}): {lines[0] if lines else 'failed'}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -12,7 +13,7 @@ from binfarm.db.tables import workers
 from binfarm.errors import found
 from binfarm.settings import QueueSettings
 
-__all__ = ["WorkerInfo", "WorkerRegistry"]
+__all__ = ["WorkerInfo", "WorkerRegistry", "WorkerState"]
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,31 @@ class WorkerInfo:
     benched_until: float | None
     chroot: bool = False
     compiler: str | None = None
+    bench_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> WorkerInfo:
         return cls(row.name, row.arch, frozenset(row.cpu_features), row.slots, row.last_seen_at,
-                   row.consecutive_failures, row.benched_until, bool(row.chroot), row.compiler)
+                   row.consecutive_failures, row.benched_until, bool(row.chroot), row.compiler,
+                   row.bench_reason)
 
     def benched(self, now: float) -> bool:
         return self.benched_until is not None and self.benched_until > now
+
+    def state(self, now: float, offline_after_s: float, running: int) -> WorkerState:
+        """One word for the dashboard and the metrics; benched wins over offline."""
+        if self.benched(now):
+            return WorkerState.BENCHED
+        if now - self.last_seen_at > offline_after_s:
+            return WorkerState.OFFLINE
+        return WorkerState.BUSY if running else WorkerState.IDLE
+
+
+class WorkerState(StrEnum):
+    BUSY = "busy"
+    IDLE = "idle"
+    OFFLINE = "offline"
+    BENCHED = "benched"
 
 
 class WorkerRegistry:
@@ -42,6 +60,11 @@ class WorkerRegistry:
         self.engine = engine
         self.clock = clock
         self.settings = settings
+
+    @property
+    def offline_after_s(self) -> float:
+        """Silent this long, a worker counts as offline: three missed lease renewals."""
+        return self.settings.lease_ttl_s * 3
 
     def register(self, name: str, arch: str, cpu_features: frozenset[str],
                  slots: int, *, chroot: bool = False,
@@ -78,8 +101,9 @@ class WorkerRegistry:
             conn.execute(update(workers).where(workers.c.name == name)
                          .values(last_seen_at=self.clock()))
 
-    def record(self, conn: Connection, name: str | None, *, ok: bool) -> None:
-        """Count a build outcome in the caller's transaction; bench after a run of failures."""
+    def record(self, conn: Connection, name: str | None, *, ok: bool, what: str = "") -> None:
+        """Count a build outcome in the caller's transaction; bench after a run of failures,
+        saying why (`what`: the last failure)."""
         if name is None:
             return
         if ok:
@@ -94,5 +118,6 @@ class WorkerRegistry:
         values: dict[str, Any] = {"consecutive_failures": failures}
         if failures >= self.settings.bench_after:
             values.update(benched_until=self.clock() + self.settings.bench_s,
-                          consecutive_failures=0)
+                          consecutive_failures=0,
+                          bench_reason=f"{failures} failures in a row, the last: {what}")
         conn.execute(update(workers).where(workers.c.name == name).values(**values))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -28,9 +30,13 @@ from starlette.concurrency import run_in_threadpool
 from binfarm.errors import BinfarmError, Denied, Forbidden, NotFound
 from binfarm.farm import Farm
 from binfarm.gentoo.emerge import failure_of
+from binfarm.hosts.enrollment import HostState
+from binfarm.planner.plan import FleetPlan
 from binfarm.planner.run import plan_fleet
 from binfarm.queue.rules import FINAL, BuildState
 from binfarm.queue.service import Build
+from binfarm.queue.waiting import Waiting
+from binfarm.queue.workers import WorkerInfo, WorkerState
 from binfarm.rollout.channels import Channel
 from binfarm.server.deps import FarmDep
 from binfarm.tokens import Role, Token
@@ -47,7 +53,8 @@ _TAIL_BYTES = 64 << 10  # a build page shows the log's tail first, as OBS does
 _READERS = (Role.ADMIN, Role.VIEWER)
 _RETRY_MS = 500  # how soon a dropped browser comes back (it resumes at Last-Event-ID)
 _POLL_S = 0.25
-_SILENT_S = 86400.0  # a fleet machine that has not reported for a day
+_REFRESH_S = 5  # how often a live page (overview, workers, queue) refreshes itself
+_EVENTS = 50  # the rollout page's latest changes
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,13 +94,32 @@ _Reader = Annotated[Token | None, Depends(_reader)]
 
 
 def _page(request: Request, farm: Farm, name: str, build: Any) -> Response:
+    """A page, or its JSON twin: the same data for `Accept: application/json` or
+    `?format=json` (as Hydra's pages answer), without what only the HTML needs."""
+    wants_json = (request.query_params.get("format") == "json"
+                  or request.headers.get("accept", "").startswith("application/json"))
     try:
         who = _who(request, farm)
     except _LoginNeeded:
+        if wants_json:
+            raise Denied("log in first (/login), or send a token") from None
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     context = build(who)
+    if wants_json:
+        return JSONResponse(jsonable_encoder(_plain(context)))
     return _templates.TemplateResponse(request, name, {
         "who": f"{who.name} ({who.role})" if who else None, **context})
+
+
+def _plain(value: Any) -> Any:
+    """`value` without the HTML's own parts: rendered markup, `_`-keys (cell styles), the
+    refresh period and the admin flag."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not isinstance(v, Markup)
+                and not str(k).startswith("_") and k not in ("refresh", "admin")}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _ago(seconds: float) -> str:
@@ -148,44 +174,73 @@ def overview(request: Request, farm: FarmDep) -> Response:
                     row["oldest"] = _ago(now - first)
         queued = farm.queue.list(1000, states=frozenset({BuildState.QUEUED}))
         waiting = farm.queue.waiting(queued)
-        stuck = [(b, waiting[b.id].reason) for b in queued
+        stuck = [{"id": b.id, "cpv": b.cpv, "profile": b.profile,
+                  "why": waiting[b.id].reason} for b in queued
                  if b.id in waiting and waiting[b.id].stuck]
-        failed = [b for b in farm.queue.list(20, states=frozenset({BuildState.FAILED}))]
-        running = Counter(b.worker for b in farm.queue.list(
-            10_000, states=frozenset({BuildState.RUNNING})))
-        states: Counter[str] = Counter({s: 0 for s in ("busy", "idle", "offline", "benched")})
+        failed = farm.queue.list(20, states=frozenset({BuildState.FAILED}))
+        workers = _worker_states(farm, now)
         bad = []
-        for w in farm.workers.list():
-            silent = now - w.last_seen_at > farm.settings.queue.lease_ttl_s * 3
-            state = ("benched" if w.benched(now) else "offline" if silent else
-                     "busy" if running.get(w.name) else "idle")
-            states[state] += 1
-            if state in ("benched", "offline"):
-                bad.append((w.name, f"{state}, last seen {_ago(now - w.last_seen_at)} ago"
-                            + (f", {w.consecutive_failures} failures in a row"
-                               if w.consecutive_failures else "")))
-        hosts = farm.hosts.list()
-        silent = [h for h in hosts if h.last_report_at is None
-                  or now - h.last_report_at > _SILENT_S]
-        for h in silent:
-            bad.append((f"host {h.name} ({h.profile})", "never reported"
-                        if h.last_report_at is None else
-                        f"silent for {_ago(now - h.last_report_at)}"))
-        try:
-            farm.signing_keys.signing()
-        except NotFound:
-            bad.append(("binhost", "the farm has no signing key: Portage refuses its "
-                        "packages (binfarm key rotate)"))
+        for w, state, _building in workers:
+            if state == WorkerState.BENCHED:
+                bad.append((f"worker {w.name}", f"benched: {w.bench_reason or 'failures'}"))
+            elif state == WorkerState.OFFLINE:
+                bad.append((f"worker {w.name}", f"offline, last seen "
+                            f"{_ago(now - w.last_seen_at)} ago"))
+        hosts = farm.enrollment.states(now)
+        for h, state, _stale in hosts:
+            if state in (HostState.SILENT, HostState.UNREPORTED):
+                bad.append((f"host {h.name} ({h.profile})", "never reported"
+                            if h.last_report_at is None else
+                            f"silent for {_ago(now - h.last_report_at)}"))
+        bad.extend(_binhost_problems(farm))
         alive = farm.catalog.alive()
         return {"depth": sorted(depth.values(), key=lambda r: r["profile"]), "stuck": stuck,
-                "failed": [_with_error_line(b) for b in failed], "bad_workers": bad,
-                "hosts": {"reporting": len(hosts) - len(silent), "silent": len(silent)},
-                "workers": states, "store_objects": len(alive),
-                "store_size": size_text(sum(i.size for i in alive))}
+                "failed": [_with_error_line(b) for b in failed], "attention": bad,
+                "hosts": _count(HostState, (s for _h, s, _o in hosts)),
+                "workers": _count(WorkerState, (s for _w, s, _b in workers)),
+                "store_objects": len(alive),
+                "store_size": size_text(sum(i.size for i in alive)), "refresh": _REFRESH_S}
     return _page(request, farm, "overview.html", build)
 
 
+def _count(kinds: type[StrEnum], found: Iterable[StrEnum]) -> dict[str, int]:
+    """How many of each kind, none left out."""
+    counts = Counter({kind.value: 0 for kind in kinds})
+    counts.update(kind.value for kind in found)
+    return dict(counts)
+
+
+def _worker_states(farm: Farm, now: float) -> list[tuple[WorkerInfo, WorkerState, list[Build]]]:
+    """Each worker, its state and what it builds now."""
+    running: dict[str, list[Build]] = {}
+    for b in farm.queue.list(10_000, states=frozenset({BuildState.RUNNING})):
+        running.setdefault(b.worker or "", []).append(b)
+    return [(w, w.state(now, farm.workers.offline_after_s, len(running.get(w.name, []))),
+             running.get(w.name, [])) for w in farm.workers.list()]
+
+
+def _binhost_problems(farm: Farm) -> list[tuple[str, str]]:
+    """Why a profile's machines could not use its binhost: no signing key (Portage
+    refuses unsigned packages), an index the farm cannot make, a static tree not
+    published."""
+    problems = []
+    try:
+        farm.signing_keys.signing()
+    except NotFound:
+        problems.append(("binhost", "the farm has no signing key: Portage refuses its "
+                         "packages (binfarm key rotate)"))
+    for profile in farm.profiles.list():
+        try:
+            farm.indexes.get(profile.name, Channel.STABLE)
+        except BinfarmError as exc:
+            problems.append((f"binhost {profile.name}", f"cannot be served: {exc}"))
+    if farm.publisher.failure:
+        problems.append(("published binhost", f"not updated: {farm.publisher.failure}"))
+    return problems
+
+
 def _with_error_line(build: Build) -> dict[str, Any]:
+    """A failed build with the first line of its error, as the overview lists it."""
     first = (build.error or "").strip().splitlines()
     return {"id": build.id, "cpv": build.cpv, "profile": build.profile,
             "error_line": first[0] if first else "(no error recorded)"}
@@ -209,7 +264,7 @@ def builds_page(request: Request, farm: FarmDep, state: str = "",
                          "why": b.worker or (wait.reason if wait else ""),
                          "stuck": bool(wait and wait.stuck)})
         return {"rows": rows, "states": [s.value for s in BuildState], "state": state,
-                "profile": profile}
+                "profile": profile, "refresh": _REFRESH_S}
     return _page(request, farm, "builds.html", build)
 
 
@@ -257,24 +312,23 @@ def _section(title: str, columns: list[str], rows: list[dict[str, Any]],
 def workers_page(request: Request, farm: FarmDep) -> Response:
     def build(_who: Token | None) -> dict[str, Any]:
         now = farm.clock()
-        running: dict[str, list[str]] = {}
-        for b in farm.queue.list(10_000, states=frozenset({BuildState.RUNNING})):
-            running.setdefault(b.worker or "", []).append(f"{b.id} {b.cpv}")
         rows = []
-        for w in farm.workers.list():
-            silent = now - w.last_seen_at > farm.settings.queue.lease_ttl_s * 3
-            state = ("benched until " + time.strftime("%H:%M", time.localtime(
-                w.benched_until or 0)) if w.benched(now) else "offline" if silent else
-                "busy" if w.name in running else "idle")
-            rows.append({"worker": w.name, "state": state, "slots": w.slots,
-                         "building": ", ".join(running.get(w.name, [])) or "-",
+        for w, state, building in _worker_states(farm, now):
+            benched = state == WorkerState.BENCHED
+            rows.append({"worker": w.name, "state": state.value + (
+                " until " + time.strftime("%H:%M", time.localtime(w.benched_until or 0))
+                if benched else ""),
+                         "why": (w.bench_reason or "") if benched else "",
+                         "slots": f"{len(building)}/{w.slots} busy",
+                         "building": ", ".join(f"{b.id} {b.cpv}" for b in building) or "-",
                          "heartbeat": _ago(now - w.last_seen_at) + " ago",
                          "failures in a row": w.consecutive_failures,
                          "roots": "prefix, chroot" if w.chroot else "prefix",
                          "gcc": w.compiler or "-",
-                         "_bad": "state" if w.benched(now) or silent else ""})
-        return {"title": "workers", "sections": [_section(
-            "Workers", ["worker", "state", "slots", "building", "heartbeat",
+                         "_bad": "state" if state in (WorkerState.BENCHED, WorkerState.OFFLINE)
+                         else ""})
+        return {"title": "workers", "refresh": _REFRESH_S, "sections": [_section(
+            "Workers", ["worker", "state", "why", "slots", "building", "heartbeat",
                         "failures in a row", "roots", "gcc"], rows,
             "No worker has registered: start one with `binfarm worker`.")]}
     return _page(request, farm, "farm.html", build)
@@ -301,16 +355,16 @@ def profiles_page(request: Request, farm: FarmDep) -> Response:
 def hosts_page(request: Request, farm: FarmDep) -> Response:
     def build(_who: Token | None) -> dict[str, Any]:
         now = farm.clock()
-        rows = [{"host": h.name, "profile": h.profile, "channel": h.channel,
+        rows = [{"host": h.name, "profile": h.profile, "channel": h.channel, "state": state,
                  "last report": _ago(now - h.last_report_at) + " ago"
                  if h.last_report_at else "never",
                  "result": h.last_result or "-", "installed": len(h.installed),
-                 "_bad": "last report" if h.last_report_at is None
-                 or now - h.last_report_at > _SILENT_S else ""}
-                for h in farm.hosts.list()]
+                 "out of date": ", ".join(stale) or "-",
+                 "_bad": "state" if state != HostState.CURRENT else ""}
+                for h, state, stale in farm.enrollment.states(now)]
         return {"title": "hosts", "sections": [_section(
-            "Fleet machines", ["host", "profile", "channel", "last report", "result",
-                               "installed"], rows,
+            "Fleet machines", ["host", "profile", "channel", "state", "last report", "result",
+                               "installed", "out of date"], rows,
             "No machine has registered: `binfarm client register` on one.")]}
     return _page(request, farm, "farm.html", build)
 
@@ -342,11 +396,11 @@ def distcc_page(request: Request, farm: FarmDep) -> Response:
 
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(request: Request, farm: FarmDep) -> Response:
-    """The fleet plan as Portage resolves it now (each profile's world and @system): a
+    """The fleet plan as Portage resolves it (each profile's world and @system): a
     package x profile matrix whose cells say whether the binary is stored, being built,
-    failed, or still missing, and which cells share one build."""
+    failed or still missing, and why; and which cells one build serves."""
     def build(_who: Token | None) -> dict[str, Any]:
-        plan = plan_fleet(farm)
+        plan, planned_at = _latest_plan(request, farm)
         active: dict[str, Build] = {}
         failed: dict[str, Build] = {}
         for b in farm.queue.list(10_000):
@@ -354,23 +408,97 @@ def plan_page(request: Request, farm: FarmDep) -> Response:
                 active.setdefault(b.key, b)
             elif b.key and b.state == BuildState.FAILED:
                 failed.setdefault(b.key, b)
+        waiting = farm.queue.waiting([b for b in active.values()
+                                      if b.state == BuildState.QUEUED])
+        users = Counter(p.key for packages in plan.packages.values() for p in packages)
         profiles = sorted(plan.packages)
         cells: dict[str, dict[str, str]] = {}
+        bad: dict[str, list[str]] = {}
         for name in profiles:
             for package in plan.packages[name]:
-                key = package.key
-                state = ("stored" if key in plan.stored else
-                         f"{active[key].state} (build {active[key].id})" if key in active
-                         else f"failed (build {failed[key].id})" if key in failed
-                         else "missing")
+                state = _plan_cell(package.key, plan.stored, active, failed, waiting)
+                if users[package.key] > 1:
+                    state += f"; one build for {users[package.key]} profiles"
                 cells.setdefault(package.cpv, {})[name] = state
-        rows = [{"package": cpv, **{p: cells[cpv].get(p, "-") for p in profiles}}
-                for cpv in sorted(cells)]
+                if not state.startswith("stored"):
+                    bad.setdefault(package.cpv, []).append(name)
+        rows = [{"package": cpv, **{p: cells[cpv].get(p, "-") for p in profiles},
+                 "_bad": bad.get(cpv, [])} for cpv in sorted(cells)]
         summary = (f"{len(plan.distinct)} distinct builds serve "
                    f"{sum(len(v) for v in plan.packages.values())} (profile, package) "
-                   f"pairs ({plan.sharing_ratio:.2f} per build); {len(plan.to_build)} to build")
+                   f"pairs ({plan.sharing_ratio:.2f} per build); {len(plan.to_build)} to "
+                   f"build; resolved {_ago(farm.clock() - planned_at)} ago")
         return {"title": "fleet plan", "sections": [_section(
             f"Fleet plan: {summary}", ["package", *profiles], rows, "No profile to plan.")]}
+    return _page(request, farm, "farm.html", build)
+
+
+def _latest_plan(request: Request, farm: Farm) -> tuple[FleetPlan, float]:
+    """The fleet plan, resolved again only once the farm changed: each profile's
+    resolution is a Portage run, and a page is looked at far more often than a repository
+    or a profile changes."""
+    seen = farm.changes.value
+    kept = getattr(request.app.state, "binfarm_plan", None)
+    if kept is None or kept[0] != seen:
+        kept = (seen, plan_fleet(farm), farm.clock())
+        request.app.state.binfarm_plan = kept
+    return kept[1], kept[2]
+
+
+def _plan_cell(key: str, stored: frozenset[str], active: dict[str, Build],
+               failed: dict[str, Build], waiting: dict[int, Waiting]) -> str:
+    if key in stored:
+        return "stored"
+    if key in active:
+        b = active[key]
+        if b.state == BuildState.RUNNING:
+            return f"running on {b.worker} (build {b.id})"
+        why = waiting.get(b.id)
+        return f"queued (build {b.id})" + (f": {why.reason}" if why else "")
+    if key in failed:
+        return f"failed (build {failed[key].id}): {_with_error_line(failed[key])['error_line']}"
+    return "missing: not asked for yet (binfarm plan --queue)"
+
+
+@router.get("/rollout", response_class=HTMLResponse)
+def rollout_page(request: Request, farm: FarmDep) -> Response:
+    """Each profile's promotion rule and channels, what testing holds that stable does
+    not yet and what it waits for, and the latest promotions, withdrawals and rollbacks."""
+    def build(_who: Token | None) -> dict[str, Any]:
+        now = farm.clock()
+        rules, pending, events = [], [], []
+        for profile in farm.profiles.list():
+            rule = farm.rollout.rule(profile.name)
+            testing = farm.channels.listed(profile.name, Channel.TESTING)
+            stable = farm.channels.listed(profile.name, Channel.STABLE)
+            hosts = Counter(h.channel for h in farm.hosts.list() if h.profile == profile.name)
+            rules.append({"profile": profile.name, "rule": rule.describe(),
+                          "testing": len(testing), "stable": len(stable),
+                          "hosts on testing": hosts.get(Channel.TESTING.value, 0),
+                          "hosts on stable": hosts.get(Channel.STABLE.value, 0)})
+            for p in farm.channels.pending(profile.name):
+                pending.append({"profile": profile.name, "package": p.instance.cpv,
+                                "instance": p.instance.sha256[:12],
+                                "in testing for": _ago(now - p.instance.created_at),
+                                "waits for": "; ".join(p.waits_for) or "the next look",
+                                "found": "; ".join(p.found) or "-"})
+            names = {i.id: f"{i.cpv} {i.sha256[:12]}" for i in [*testing, *stable]}
+            for e in farm.rollout.history(profile.name)[-_EVENTS:]:
+                events.append({"when": time.strftime("%Y-%m-%d %H:%M", time.localtime(e.at)),
+                               "profile": profile.name, "action": e.action.value,
+                               "instance": names.get(e.instance, f"instance {e.instance}"),
+                               "by": e.actor, "reason": e.reason or "-"})
+        events.sort(key=lambda e: e["when"], reverse=True)
+        return {"title": "rollout", "sections": [
+            _section("Channels and rules", ["profile", "rule", "testing", "stable",
+                                            "hosts on testing", "hosts on stable"], rules,
+                     "No profile yet."),
+            _section("In testing, not yet stable", ["profile", "package", "instance",
+                                                    "in testing for", "waits for", "found"],
+                     pending, "Nothing waits: stable lists all that testing does."),
+            _section("Latest changes", ["when", "profile", "action", "instance", "by",
+                                        "reason"], events[:_EVENTS],
+                     "No promotion, withdrawal or rollback yet.")]}
     return _page(request, farm, "farm.html", build)
 
 

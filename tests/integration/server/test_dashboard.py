@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from binfarm.profiles.archive import find_make_profile, pack_tree
 from binfarm.server.app import create_app
+from binfarm.worker.machine import local_cpu_features
+from tests.builders import copy_example_profile
 from tests.integration.server.conftest import Served, lease
+from tests.integration.server.test_metrics import scrape, value
 
 
 def logged_in(served: Served, secret: str | None = None) -> TestClient:
@@ -180,14 +186,102 @@ def test_priority_and_queue_again(served: Served) -> None:
 
 
 def test_the_fleet_plan_matrix(served: Served) -> None:
-    page = logged_in(served).get("/plan")
+    browser = logged_in(served)
+    page = browser.get("/plan")
     assert page.status_code == 200, page.text
     assert "distinct builds serve" in page.text
     assert "<th>laptop</th>" in page.text and "<th>desktop</th>" in page.text
-    assert "missing" in page.text or "stored" in page.text
+    rows = browser.get("/plan", params={"format": "json"}).json()["sections"][0]["rows"]
+    missing = next(row["package"] for row in rows if row["laptop"].startswith("missing"))
+    assert "not asked for yet" in next(r for r in rows if r["package"] == missing)["laptop"]
+    asked = served.http.post("/api/v1/builds", headers=served.auth,
+                             json={"profile": "laptop", "atoms": [f"={missing}"]})
+    build_id = asked.json()[0]["id"]
+    why = served.http.get("/api/v1/builds", headers=served.auth,
+                          params={"state": "queued"}).json()
+    reason = next(b for b in why if b["id"] == build_id)["waiting"]
+    rows = browser.get("/plan", params={"format": "json"}).json()["sections"][0]["rows"]
+    cell = next(r for r in rows if r["package"] == missing)["laptop"]
+    assert cell.startswith(f"queued (build {build_id}): {reason}"), cell
+    assert "class=\"failed\"" in browser.get("/plan").text
 
 
 def test_the_binhost_page(served: Served) -> None:
     page = logged_in(served).get("/binhost")
     assert page.status_code == 200, page.text
     assert "/binhost/laptop/testing/Packages" in page.text and "signing" in page.text
+
+
+PAGES = ("/", "/builds", "/workers", "/profiles", "/plan", "/hosts", "/binhost", "/rollout",
+         "/distcc")
+
+
+def test_every_page_has_a_json_twin(served: Served) -> None:
+    build_id = running(served, "twin-worker", "app-misc/hello", "-O2 -g3 -march=x86-64-v2")
+    browser = logged_in(served)
+    for path in (*PAGES, f"/builds/{build_id}"):
+        html = browser.get(path)
+        assert html.status_code == 200 and 'name="viewport"' in html.text, path
+        twin = browser.get(path, headers={"Accept": "application/json"})
+        assert twin.status_code == 200, (path, twin.text)
+        assert twin.headers["content-type"] == "application/json", path
+        assert browser.get(path, params={"format": "json"}).json().keys() == twin.json().keys()
+    overview = browser.get("/", params={"format": "json"}).json()
+    assert set(overview["workers"]) == {"busy", "idle", "offline", "benched"}
+    assert overview["workers"]["busy"] >= 1
+    assert set(overview["hosts"]) == {"current", "outdated", "silent", "unreported"}
+    one = browser.get(f"/builds/{build_id}", params={"format": "json"}).json()
+    assert one["b"]["id"] == build_id and one["b"]["worker"] == "twin-worker"
+    assert "log" not in one and one["settings"]["CFLAGS"] == "-O2 -g3 -march=x86-64-v2"
+    workers = browser.get("/workers", params={"format": "json"}).json()["sections"][0]
+    assert any(row["worker"] == "twin-worker" and row["state"] == "busy"
+               for row in workers["rows"])
+    anonymous = TestClient(create_app(served.farm), raise_server_exceptions=False)
+    assert anonymous.get("/", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_a_benched_worker_says_why(served: Served) -> None:
+    bench_after = served.farm.settings.queue.bench_after
+    for n in range(bench_after):
+        build_id = running(served, "bad-worker", "app-misc/hello", f"-O2 -g0 -DN={n}")
+        served.http.post(f"/api/v1/builds/{build_id}/finish", headers=served.auth,
+                         json={"worker": "bad-worker", "ok": False,
+                               "error": f"emerge exited with status 1: oops {n}\ntrace"})
+    browser = logged_in(served)
+    why = (f"{bench_after} failures in a row, the last: build {build_id} "
+           f"(app-misc/hello-1.0): emerge exited with status 1: oops {bench_after - 1}")
+    rows = browser.get("/workers", params={"format": "json"}).json()["sections"][0]["rows"]
+    bad = next(row for row in rows if row["worker"] == "bad-worker")
+    assert bad["state"].startswith("benched until") and bad["why"] == why
+    assert why in browser.get("/").text
+    listed = served.http.get("/api/v1/workers", headers=served.auth).json()
+    assert next(w for w in listed if w["name"] == "bad-worker")["bench_reason"] == why
+
+
+def test_hosts_current_and_out_of_date(served: Served, tmp_path: Path) -> None:
+    farm = served.farm
+    tree = copy_example_profile("laptop", tmp_path / "etc-portage")
+    packed, ref = pack_tree(tree), find_make_profile(tree)
+    for name in ("old-one", "new-one", "quiet-one"):
+        farm.enrollment.register(name, packed, ref, arch="x86_64",
+                                 cpu_features=local_cpu_features())
+    farm.enrollment.report("old-one", "succeeded", ["app-misc/hello-0.9"], {})
+    farm.enrollment.report("new-one", "succeeded", ["app-misc/hello-1.0"], {})
+    farm.changes.bump()
+    browser = logged_in(served)
+    rows = {row["host"]: row for row in browser.get("/hosts", params={"format": "json"})
+            .json()["sections"][0]["rows"]}
+    assert rows["old-one"]["state"] == "outdated"
+    assert rows["old-one"]["out of date"] == "app-misc/hello-0.9 -> app-misc/hello-1.0"
+    assert (rows["new-one"]["state"], rows["new-one"]["out of date"]) == ("current", "-")
+    assert rows["quiet-one"]["state"] == "unreported"
+    overview = browser.get("/", params={"format": "json"}).json()
+    assert overview["hosts"] == {"current": 1, "outdated": 1, "silent": 0, "unreported": 1}
+    assert "hosts: 1 current, 1 out of date" in browser.get("/").text
+    assert any(what == "host quiet-one (laptop)" for what, _ in overview["attention"])
+    metrics = scrape(served)
+    for state, count in overview["hosts"].items():
+        assert value(metrics, "binfarm_hosts", state=state) == count, state
+    rollout = browser.get("/rollout", params={"format": "json"}).json()["sections"][0]
+    laptop = next(row for row in rollout["rows"] if row["profile"] == "laptop")
+    assert laptop["hosts on stable"] == 3 and laptop["rule"] == "promoted as it lands"

@@ -129,7 +129,8 @@ def worker_out(worker: WorkerInfo, now: float, running: list[int]) -> WorkerOut:
                      last_seen_at=worker.last_seen_at,
                      consecutive_failures=worker.consecutive_failures,
                      benched_until=worker.benched_until, benched=worker.benched(now),
-                     running=running, chroot=worker.chroot)
+                     running=running, chroot=worker.chroot,
+                     bench_reason=worker.bench_reason if worker.benched(now) else None)
 
 
 def build_out(build: Build, packages: list[Instance] | None = None,

@@ -35,12 +35,12 @@ router = APIRouter(tags=["hosts"])
 MakeProfile = Annotated[str | None, Query(max_length=512)]
 
 
-def host_out(farm: Farm, host: Host, *, with_out_of_date: bool = False) -> HostOut:
+def host_out(host: Host, out_of_date: list[str] | None = None) -> HostOut:
     return HostOut(name=host.name, profile=host.profile, arch=host.arch,
                    cpu_features=sorted(host.cpu_features), registered_at=host.registered_at,
                    last_report_at=host.last_report_at, last_result=host.last_result,
                    installed=list(host.installed), channel=host.channel,
-                   out_of_date=farm.enrollment.out_of_date(host) if with_out_of_date else [])
+                   out_of_date=out_of_date or [])
 
 
 def _own(farm: Farm, name: str, token: Token) -> Host:
@@ -70,7 +70,7 @@ async def register_host(
                                    cpu_features=frozenset(cpu_features.split())))
     if channel != host.channel:
         host = await run_in_threadpool(farm.hosts.set_channel, host.name, channel)
-    return HostRegisteredOut(host=host_out(farm, host), token=secret)
+    return HostRegisteredOut(host=host_out(host), token=secret)
 
 
 @router.put("/hosts/{name}/config", openapi_extra=raw_body("application/gzip"))
@@ -81,7 +81,7 @@ async def update_host_config(name: str, request: Request, farm: FarmDep, token: 
     body = await read_limited(request, farm.settings.server.max_profile_bytes)
     ref = MakeProfileRef.parse(make_profile) if make_profile else None
     host = await run_in_threadpool(farm.enrollment.update_config, name, body, ref)
-    return host_out(farm, host)
+    return host_out(host)
 
 
 @router.post("/hosts/{name}/report")
@@ -89,7 +89,7 @@ def report_host(name: str, body: ReportIn, farm: FarmDep, token: RequesterToken)
     """What an update did, and what the machine has installed now."""
     _own(farm, name, token)
     binpkgs = {p.cpv: p.md5 for p in body.binpkgs}
-    return host_out(farm, farm.enrollment.report(name, body.result, body.installed, binpkgs))
+    return host_out(farm.enrollment.report(name, body.result, body.installed, binpkgs))
 
 
 @router.post("/hosts/{name}/canary")
@@ -114,7 +114,7 @@ def get_shared_layer(name: str, farm: FarmDep, token: RequesterToken) -> list[Sh
 @router.put("/hosts/{name}/profile")
 def move_host(name: str, body: HostProfileIn, farm: FarmDep, _token: AdminToken) -> HostOut:
     """Put a host into another existing profile (its token follows)."""
-    return host_out(farm, farm.enrollment.move(name, body.profile))
+    return host_out(farm.enrollment.move(name, body.profile))
 
 
 @router.put("/hosts/{name}/channel")
@@ -122,12 +122,14 @@ def set_host_channel(name: str, body: HostChannelIn, farm: FarmDep,
                      _token: AdminToken) -> HostOut:
     """Which channel of its profile the host installs from (it follows on its next
     `binfarm client update`)."""
-    return host_out(farm, farm.hosts.set_channel(name, body.channel))
+    return host_out(farm.hosts.set_channel(name, body.channel))
 
 
 @router.get("/hosts")
 def list_hosts(farm: FarmDep, token: ReaderToken) -> list[HostOut]:
     """Every host: its profile, last report, what it has installed and what is out of date
     (a client token: the hosts of its profile)."""
-    return [host_out(farm, host, with_out_of_date=True) for host in farm.hosts.list()
-            if token.reads_all or host.profile == token.profile]
+    shown = [host for host in farm.hosts.list()
+             if token.reads_all or host.profile == token.profile]
+    stale = farm.enrollment.out_of_date_by_host(shown)
+    return [host_out(host, stale[host.name]) for host in shown]

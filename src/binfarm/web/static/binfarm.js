@@ -22,3 +22,28 @@
     log.dataset.done = "true";
   });
 })();
+
+// A live page (data-refresh: seconds) fetches itself again and swaps its content in:
+// the page is whole without this, and it pauses while the tab is hidden or the reader
+// is typing into one of its forms.
+(function () {
+  var main = document.getElementById("main");
+  if (!main || !main.dataset.refresh) return;
+  var period = Number(main.dataset.refresh) * 1000;
+  function busy() {
+    var active = document.activeElement;
+    return document.hidden || (active && main.contains(active) && active.form);
+  }
+  function refresh() {
+    if (busy()) return;
+    fetch(window.location.href, {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html || busy()) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+        if (fresh && fresh.innerHTML !== main.innerHTML) main.innerHTML = fresh.innerHTML;
+      })
+      .catch(function () {});  // the farm restarting: the next period tries again
+  }
+  window.setInterval(refresh, period);
+})();
