@@ -95,9 +95,13 @@ def test_the_overview_shows_why_a_build_failed(farm: FarmProcess, browser: Brows
         tab.shot(tmp_path / f"builds-{width}.png")
         for path, shows in (("/workers", "embedded"), ("/profiles", "laptop"),
                             ("/plan", "distinct builds serve"), ("/hosts", "Fleet machines"),
-                            ("/binhost", "Signing keys"), ("/distcc", "distcc hosts")):
+                            ("/binhost", "Signing keys"), ("/distcc", "distcc hosts"),
+                            ("/rollout", "Channels and rules")):
             assert shows in tab.open(path).inner_text("main"), path
             tab.shot(tmp_path / f"{path.strip('/')}-{width}.png")
+            # Nothing wider than the screen: no sideways scrolling on a phone.
+            wide = tab.page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, (path, wide)
         assert tab.errors == []
         tab.close()
 
@@ -126,6 +130,18 @@ def test_a_live_log_streams_and_resumes_after_a_drop(farm: FarmProcess, browser:
     assert page.inner_text("#log").count("slowpoke: compiling for 12 seconds") == 1
     allowed = [e for e in tab.errors if "ERR_INTERNET_DISCONNECTED" not in e]
     assert allowed == []
+    tab.close()
+
+
+def test_a_live_page_refreshes_itself(farm: FarmProcess, browser: Browser,
+                                      tmp_path: Path) -> None:
+    tab = Tab(browser, farm)
+    page = tab.open("/builds")
+    build = request(farm, "app-misc/slowpoke", CFLAGS="-O1 -g2 -march=x86-64-v2")
+    # No reload: the page fetches itself every few seconds and swaps its table in.
+    page.wait_for_selector(f"a[href='/builds/{build['id']}']", timeout=30_000)
+    tab.shot(tmp_path / "refreshed.png")
+    assert tab.errors == []
     tab.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from binfarm.web.ansi import to_html
-from binfarm.web.logs import next_lines, tail
+from binfarm.web.logs import next_lines, phases, tail
 
 
 def test_lines_by_offset(tmp_path: Path) -> None:
@@ -39,3 +39,19 @@ def test_colours_and_escaping() -> None:
         '&lt;ok&gt; &amp; done\n'
     assert to_html("50%\r100%\n") == "100%\n"
     assert to_html("\x1b[1mbold\x1b[0m plain\x1b[K\n") == '<span class="bold">bold</span> plain\n'
+
+
+def test_phases_are_portages_own_lines_with_their_offsets(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    lines = [b">>> Emerging (1 of 1) app-misc/hello-1.0::example\n", b"checking...\n",
+             b"\x1b[32;01m>>>\x1b[39;49;00m Compiling source in /w/hello-1.0 ...\n",
+             b">>> /usr/bin/hello\n", b">>> Completed installing app-misc/hello-1.0\n"]
+    log.write_bytes(b"".join(lines))
+    found = phases(log)
+    assert [line for line, _ in found] == [
+        "Emerging (1 of 1) app-misc/hello-1.0::example",
+        "Compiling source in /w/hello-1.0 ...", "Completed installing app-misc/hello-1.0"]
+    data = log.read_bytes()
+    assert [data[at:].split(b"\n")[0] for _, at in found] == [
+        lines[0].rstrip(), lines[2].rstrip(), lines[4].rstrip()]
+    assert phases(tmp_path / "none") == []

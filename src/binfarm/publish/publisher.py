@@ -36,10 +36,20 @@ class Publisher:
         self.profiles = profiles
         self.clock = clock
         self._lock = threading.Lock()  # one publisher at a time: the loop, `binfarm publish`
-        # Why the loop's last round failed (None: it did not), for the dashboard.
+        # Why the last round failed (None: it did not), for the dashboard.
         self.failure: str | None = None
 
     def publish_all(self) -> list[Published]:
+        """Write what moved; a failure is kept (`failure`) until a round succeeds."""
+        try:
+            done = self._publish_all()
+        except Exception as exc:
+            self.failure = str(exc) or type(exc).__name__
+            raise
+        self.failure = None
+        return done
+
+    def _publish_all(self) -> list[Published]:
         with self._lock:
             done = []
             for profile in self.profiles():
@@ -66,10 +76,8 @@ class Publisher:
                 seen = changes.value
                 try:
                     self.publish_all()
-                    self.failure = None
-                except Exception as exc:  # the loop must outlive one failed round
+                except Exception:  # the loop must outlive one failed round
                     log.exception("publishing failed")
-                    self.failure = str(exc) or type(exc).__name__
             wait = min(_IDLE_S, max(0.0, self._next_soak_end() - self.clock()))
             if wait == 0.0:
                 seen = -1  # a soak time ended: publish again

@@ -4,11 +4,14 @@ line longer than a batch), so a resumed stream repeats and misses nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-__all__ = ["BATCH_BYTES", "next_lines", "tail"]
+__all__ = ["BATCH_BYTES", "next_lines", "phases", "tail"]
 
 BATCH_BYTES = 32 << 10
+_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+_MAX_PHASES = 200
 
 
 def next_lines(path: Path, offset: int, limit: int = BATCH_BYTES) -> tuple[str, int]:
@@ -48,3 +51,23 @@ def tail(path: Path, limit: int) -> tuple[str, int, int]:
         start += skipped
     text, end = next_lines(path, start, size - start + 1)
     return text, end, size
+
+
+def phases(path: Path) -> list[tuple[str, int]]:
+    """Portage's `>>>` lines (Emerging, Unpacking, Compiling, Install...) and the byte
+    offset each starts at, so a reader jumps to a phase; the files a merge lists
+    (`>>> /usr/...`) are left out."""
+    found: list[tuple[str, int]] = []
+    offset = 0
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = _ESCAPE.sub(b"", raw).strip()
+                if line.startswith(b">>> ") and not line.startswith(b">>> /"):
+                    found.append((line[4:].decode(errors="replace"), offset))
+                    if len(found) == _MAX_PHASES:
+                        break
+                offset += len(raw)
+    except FileNotFoundError:
+        return []
+    return found

@@ -42,7 +42,7 @@ from binfarm.server.deps import FarmDep
 from binfarm.tokens import Role, Token
 from binfarm.units import size_text
 from binfarm.web.ansi import to_html
-from binfarm.web.logs import next_lines, tail
+from binfarm.web.logs import next_lines, phases, tail
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -297,7 +297,8 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
                 if end and b.started_at else "", "log": Markup(to_html(text)),
                 "offset": offset, "live": b.state not in FINAL,
                 "cut": offset - len(text.encode()) > 0, "size": size,
-                "error_summary": error, "timings": sorted(
+                "error_summary": error, "phases": phases(farm.log_path(build_id)),
+                "timings": sorted(
                     (b.timings or {}).items(), key=lambda item: -item[1]),
                 "admin": who is not None and who.role == Role.ADMIN}
     return _page(request, farm, "build.html", build)
@@ -457,7 +458,7 @@ def _plan_cell(key: str, stored: frozenset[str], active: dict[str, Build],
         return f"queued (build {b.id})" + (f": {why.reason}" if why else "")
     if key in failed:
         return f"failed (build {failed[key].id}): {_with_error_line(failed[key])['error_line']}"
-    return "missing: not asked for yet (binfarm plan --queue)"
+    return "missing: not asked for yet (binfarm plan --enqueue)"
 
 
 @router.get("/rollout", response_class=HTMLResponse)

@@ -78,6 +78,8 @@ def test_overview_builds_and_a_build(served: Served) -> None:
     assert page.status_code == 200
     assert "-Os -march=x86-64-v2" in page.text and "build root" in page.text
     assert "no earlier build of it" in page.text
+    assert f'/builds/{build_id}/log.txt?offset=0">Emerging (1 of 1) app-misc/wordcount' \
+        in page.text
     assert "&lt;b&gt;&amp;x&lt;/b&gt;" in page.text  # the log is escaped, never markup
     assert "<b>&x</b>" not in page.text
     raw = browser.get(f"/builds/{build_id}/log.txt")
@@ -285,3 +287,23 @@ def test_hosts_current_and_out_of_date(served: Served, tmp_path: Path) -> None:
     rollout = browser.get("/rollout", params={"format": "json"}).json()["sections"][0]
     laptop = next(row for row in rollout["rows"] if row["profile"] == "laptop")
     assert laptop["hosts on stable"] == 3 and laptop["rule"] == "promoted as it lands"
+
+
+def test_a_binhost_that_cannot_be_published_needs_attention(served: Served) -> None:
+    browser = logged_in(served)
+    assert served.http.post("/api/v1/publish", headers=served.auth).status_code == 200
+    blocker = served.farm.publisher.tree.channel_dir("desktop", "testing")
+    moved = blocker.with_name("testing.moved")
+    blocker.rename(moved)
+    blocker.write_text("an admin's file where the testing channel is published\n")
+    try:
+        assert served.http.post("/api/v1/publish", headers=served.auth).status_code == 500
+        attention = dict(browser.get("/", params={"format": "json"}).json()["attention"])
+        assert "Not a directory" in attention["published binhost"]
+        assert "published binhost" in browser.get("/").text
+    finally:
+        blocker.unlink()
+        moved.rename(blocker)
+    assert served.http.post("/api/v1/publish", headers=served.auth).status_code == 200
+    attention = dict(browser.get("/", params={"format": "json"}).json()["attention"])
+    assert "published binhost" not in attention
