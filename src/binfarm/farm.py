@@ -337,6 +337,7 @@ class Farm:
 
     def requeue_build(self, build_id: int) -> Build:
         build = self.queue.requeue(build_id)
+        self.metrics.requeues.labels(build.profile).inc()
         self.log_path(build_id).unlink(missing_ok=True)
         self.wake_workers()
         log.info("build queued again build_id=%s", build_id)

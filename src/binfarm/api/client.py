@@ -190,6 +190,13 @@ class FarmClient:
     def cancel(self, build_id: int) -> BuildOut:
         return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/cancel").json())
 
+    def requeue(self, build_id: int) -> BuildOut:
+        return BuildOut.model_validate(self._call("POST", f"/builds/{build_id}/requeue").json())
+
+    def set_priority(self, build_id: int, priority: int) -> BuildOut:
+        return BuildOut.model_validate(self._call(
+            "PUT", f"/builds/{build_id}/priority", json={"priority": priority}).json())
+
     def list_workers(self) -> list[WorkerOut]:
         return [WorkerOut.model_validate(w) for w in self._call("GET", "/workers").json()]
 

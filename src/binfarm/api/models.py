@@ -36,6 +36,7 @@ __all__ = [
     "NewTokenOut",
     "PlanIn",
     "PlanOut",
+    "PriorityIn",
     "ProfileOut",
     "ReportIn",
     "RepositoryIn",
@@ -168,15 +169,23 @@ class CpuIn(BaseModel):
 Atom = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
 
 
+# A build's place in the queue: higher goes first.
+Priority = Annotated[int, Field(ge=-100, le=100, description="Higher goes first.")]
+
+
 class BuildRequestIn(BaseModel):
     profile: str = Field(min_length=1, max_length=64)
     atoms: list[Atom] = Field(min_length=1, max_length=500)
     env: dict[str, str] = Field(default_factory=dict, description="Overrides such as USE.")
-    priority: int = Field(0, ge=-100, le=100, description="Higher goes first.")
+    priority: Priority = 0
     requester: str | None = Field(None, min_length=1, max_length=128,
                                   description="Who asks (a host name); default: the token.")
     webhook: str | None = Field(None, max_length=2048, pattern=r"^https?://",
                                 description="Where to POST a JSON notice when a build ends.")
+
+
+class PriorityIn(BaseModel):
+    priority: Priority
 
 
 class WorkerIn(BaseModel):

@@ -28,7 +28,8 @@ from binfarm.cli.render import (
 )
 from binfarm.errors import InvalidInput
 
-__all__ = ["cancel", "list_builds", "list_workers", "request", "show_log", "watch"]
+__all__ = ["cancel", "list_builds", "list_workers", "priority", "request", "requeue", "show_log",
+           "watch"]
 
 _POLL_S = 0.25  # `--wait` ends at most this long after its builds
 _TAIL_BYTES = 64 << 10  # what `request --wait` shows of a failed build's log
@@ -103,11 +104,29 @@ def list_builds(
                           "waiting": b.waiting}))
 
 
-def cancel(ctx: typer.Context,
-           build_id: Annotated[int, typer.Argument(help="The build's id.")]) -> None:
+BuildIdArg = Annotated[int, typer.Argument(help="The build's id.")]
+
+
+def cancel(ctx: typer.Context, build_id: BuildIdArg) -> None:
     """Cancel a queued or running build."""
-    b = call(ctx, lambda client: client.cancel(build_id))
-    console.print(f"build {b.id}: {b.cpv} [{STATE_STYLES[b.state]}]{b.state}[/]")
+    _print_state(call(ctx, lambda client: client.cancel(build_id)))
+
+
+def requeue(ctx: typer.Context, build_id: BuildIdArg) -> None:
+    """Queue a failed or cancelled build again (admin)."""
+    _print_state(call(ctx, lambda client: client.requeue(build_id)))
+
+
+def priority(ctx: typer.Context, build_id: BuildIdArg,
+             value: Annotated[int, typer.Argument(help="-100 to 100; higher goes first.",
+                                                  min=-100, max=100)]) -> None:
+    """Move a queued build up or down the queue (admin)."""
+    b = call(ctx, lambda client: client.set_priority(build_id, value))
+    _print_state(b, f", priority {b.priority}")
+
+
+def _print_state(b: BuildOut, more: str = "") -> None:
+    console.print(f"build {b.id}: {b.cpv} [{STATE_STYLES[b.state]}]{b.state}[/]{more}")
 
 
 def watch(

@@ -47,6 +47,10 @@ class FarmMetrics:
         self.binhost_bytes = PromCounter(
             "binfarm_binhost_sent_bytes", "Bytes of package files and indexes served.",
             ["profile"], registry=self.registry)
+        self.requeues = PromCounter(
+            "binfarm_build_requeues", "Ended builds an admin queued again (a lost lease is "
+            "retried by itself: binfarm_lease_expirations_total).", ["profile"],
+            registry=self.registry)
         self.build_duration = Histogram(
             "binfarm_build_duration_seconds", "Builds from lease to end.",
             ["profile", "result"], buckets=_DURATION_BUCKETS, registry=self.registry)

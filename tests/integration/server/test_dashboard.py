@@ -182,9 +182,24 @@ def test_priority_and_queue_again(served: Served) -> None:
     assert admin.post(f"/builds/{build_id}/requeue", headers=own).status_code == 409
     admin.post(f"/builds/{build_id}/cancel", headers=own)
     assert "queue again</button>" in admin.get(f"/builds/{build_id}").text
+    before = value(scrape(served), "binfarm_build_requeues_total", profile="laptop")
     assert admin.post(f"/builds/{build_id}/requeue", headers=own).status_code == 200
+    assert value(scrape(served), "binfarm_build_requeues_total", profile="laptop") == before + 1
     build = served.http.get(f"/api/v1/builds/{build_id}", headers=served.auth).json()
     assert (build["state"], build["error"]) == ("queued", None)
+    # The same actions in the API (binfarm priority, binfarm requeue), for an admin only.
+    client = {"Authorization": f"Bearer {token(served, 'client', profile='laptop')}"}
+    path = f"/api/v1/builds/{build_id}"
+    assert served.http.put(f"{path}/priority", json={"priority": 9},
+                           headers=client).status_code == 403
+    assert served.http.put(f"{path}/priority", json={"priority": 101},
+                           headers=served.auth).status_code == 422
+    moved = served.http.put(f"{path}/priority", json={"priority": -3}, headers=served.auth)
+    assert moved.status_code == 200 and moved.json()["priority"] == -3
+    served.http.post(f"{path}/cancel", headers=served.auth)
+    assert served.http.post(f"{path}/requeue", headers=client).status_code == 403
+    again = served.http.post(f"{path}/requeue", headers=served.auth)
+    assert again.status_code == 200 and again.json()["state"] == "queued"
 
 
 def test_the_fleet_plan_matrix(served: Served) -> None:

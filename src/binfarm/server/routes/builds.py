@@ -1,4 +1,4 @@
-"""Build requests, their state, their logs, and cancelling them."""
+"""Build requests, their state, their logs; cancelling, queueing again, priority."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from binfarm.api.models import BuildOut, BuildRequestIn
+from binfarm.api.models import BuildOut, BuildRequestIn, PriorityIn
 from binfarm.farm import Farm
 from binfarm.queue.rules import BuildState
 from binfarm.queue.service import Build, Requester
-from binfarm.server.deps import FarmDep, ReaderToken, RequesterToken
+from binfarm.server.deps import AdminToken, FarmDep, ReaderToken, RequesterToken
 from binfarm.server.routes.convert import BuildId, ByteOffset, build_out
 from binfarm.tokens import Token
 
@@ -70,6 +70,19 @@ def get_build(build_id: BuildId, farm: FarmDep, token: ReaderToken) -> BuildOut:
 def cancel_build(build_id: BuildId, farm: FarmDep, token: RequesterToken) -> BuildOut:
     """Cancel a queued or running build (a client token: only its profile's)."""
     return build_out(farm.cancel_build(build_id, token))
+
+
+@router.post("/builds/{build_id}/requeue")
+def requeue_build(build_id: BuildId, farm: FarmDep, _token: AdminToken) -> BuildOut:
+    """Queue a failed or cancelled build again (its log starts over)."""
+    return build_out(farm.requeue_build(build_id))
+
+
+@router.put("/builds/{build_id}/priority")
+def set_priority(build_id: BuildId, body: PriorityIn, farm: FarmDep,
+                 _token: AdminToken) -> BuildOut:
+    """Move a queued build up or down the queue."""
+    return build_out(farm.queue.set_priority(build_id, body.priority))
 
 
 @router.get("/builds/{build_id}/log", response_class=Response,
