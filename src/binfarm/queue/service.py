@@ -156,12 +156,15 @@ class BuildQueue:
             return self._get(conn, build_id)
 
     def list(self, limit: int = 200, *, states: frozenset[BuildState] | None = None,
-             profile: str | None = None) -> list[Build]:
+             profile: str | None = None, package: str | None = None) -> list[Build]:
+        """The newest builds; `package`: those whose cat/pn-version contains it."""
         query = select(builds).order_by(builds.c.id.desc()).limit(limit)
         if states:
             query = query.where(builds.c.state.in_([s.value for s in states]))
         if profile:
             query = query.where(builds.c.profile == profile)
+        if package:
+            query = query.where(builds.c.cpv.contains(package, autoescape=True))
         with self.engine.connect() as conn:
             return [Build.from_row(row) for row in conn.execute(query)]
 

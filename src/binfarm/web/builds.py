@@ -4,6 +4,7 @@ on a build."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -33,11 +34,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/builds", response_class=HTMLResponse)
 def builds_page(request: Request, farm: FarmDep, state: str = "",
-                profile: str = "") -> Response:
+                profile: str = "", package: str = "") -> Response:
     def build(_who: Token | None) -> dict[str, Any]:
         now = farm.clock()
         states = frozenset({BuildState(state)}) if state in set(BuildState) else None
-        shown = farm.queue.list(500, states=states, profile=profile or None)
+        shown = farm.queue.list(500, states=states, profile=profile or None,
+                                package=package.strip() or None)
         waiting = farm.queue.waiting(shown)
         rows = []
         for b in shown:
@@ -49,7 +51,7 @@ def builds_page(request: Request, farm: FarmDep, state: str = "",
                          "why": b.worker or (wait.reason if wait else ""),
                          "stuck": bool(wait and wait.stuck)})
         return {"rows": rows, "states": [s.value for s in BuildState], "state": state,
-                "profile": profile, "refresh": REFRESH_S}
+                "profile": profile, "package": package, "refresh": REFRESH_S}
     return page(request, farm, "builds.html", build)
 
 
@@ -64,9 +66,10 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
             wait = farm.queue.waiting([b]).get(b.id)
             why = wait.reason if wait else None
         profile = farm.profiles.get(b.profile)
-        earlier = [e for e in farm.queue.list(200, states=frozenset({BuildState.SUCCEEDED}),
-                                              profile=b.profile)
+        history = [e for e in farm.queue.list(50, states=FINAL, profile=b.profile,
+                                              package=b.cpv)
                    if e.cpv == b.cpv and e.id != b.id and e.started_at and e.finished_at]
+        earlier = [e for e in history if e.state == BuildState.SUCCEEDED]
         settings = {
             "USE": b.env.get("USE", " ".join(profile.info.use)),
             "CFLAGS": b.env.get("CFLAGS", profile.info.cflags),
@@ -85,6 +88,11 @@ def build_page(request: Request, farm: FarmDep, build_id: int) -> Response:
                 "error_summary": error, "phases": phases(farm.log_path(build_id)),
                 "timings": sorted(
                     (b.timings or {}).items(), key=lambda item: -item[1]),
+                "history": [{"id": e.id, "state": e.state.value, "worker": e.worker,
+                             "took": ago((e.finished_at or 0) - (e.started_at or 0)),
+                             "ended": time.strftime("%Y-%m-%d %H:%M",
+                                                    time.localtime(e.finished_at))}
+                            for e in history[:10]],
                 "admin": who is not None and who.role == Role.ADMIN}
     return page(request, farm, "build.html", build)
 

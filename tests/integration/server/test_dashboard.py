@@ -74,6 +74,8 @@ def test_overview_builds_and_a_build(served: Served) -> None:
     assert f'href="/builds/{build_id}"' in overview.text
     listed = browser.get("/builds", params={"state": "failed", "profile": "laptop"})
     assert f">{build_id}<" in listed.text and "app-misc/wordcount-1.0" in listed.text
+    by_name = browser.get("/builds", params={"package": "wordc", "format": "json"}).json()
+    assert {row["b"]["cpv"] for row in by_name["rows"]} == {"app-misc/wordcount-1.0"}
     page = browser.get(f"/builds/{build_id}")
     assert page.status_code == 200
     assert "-Os -march=x86-64-v2" in page.text and "build root" in page.text
@@ -273,6 +275,10 @@ def test_a_benched_worker_says_why(served: Served) -> None:
     assert why in browser.get("/").text
     listed = served.http.get("/api/v1/workers", headers=served.auth).json()
     assert next(w for w in listed if w["name"] == "bad-worker")["bench_reason"] == why
+    # The last one's page: the earlier builds of the same package, newest first.
+    history = browser.get(f"/builds/{build_id}", params={"format": "json"}).json()["history"]
+    assert len(history) >= bench_after - 1 and history[0]["id"] < build_id
+    assert history[0]["state"] == "failed" and history[0]["worker"] == "bad-worker"
 
 
 def test_hosts_current_and_out_of_date(served: Served, tmp_path: Path) -> None:
