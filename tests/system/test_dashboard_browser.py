@@ -96,9 +96,10 @@ def test_the_overview_shows_why_a_build_failed(farm: FarmProcess, browser: Brows
         for path, shows in (("/workers", "embedded"), ("/profiles", "laptop"),
                             ("/plan", "distinct builds serve"), ("/hosts", "Fleet machines"),
                             ("/binhost", "Signing keys"), ("/distcc", "distcc hosts"),
-                            ("/rollout", "Channels and rules")):
+                            ("/rollout", "Channels and rules"),
+                            (f"/builds/{broken['id']}", "Portage's phases")):
             assert shows in tab.open(path).inner_text("main"), path
-            tab.shot(tmp_path / f"{path.strip('/')}-{width}.png")
+            tab.shot(tmp_path / f"{path.strip('/').replace('/', '-')}-{width}.png")
             # Nothing wider than the screen: no sideways scrolling on a phone.
             wide = tab.page.evaluate("document.documentElement.scrollWidth")
             assert wide <= width, (path, wide)
