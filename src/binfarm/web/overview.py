@@ -11,6 +11,7 @@ from binfarm.errors import BinfarmError, NotFound
 from binfarm.farm import Farm
 from binfarm.hosts.enrollment import HostState
 from binfarm.queue.rules import BuildState
+from binfarm.queue.service import Build
 from binfarm.queue.workers import WorkerState
 from binfarm.rollout.channels import Channel
 from binfarm.server.deps import FarmDep
@@ -20,6 +21,8 @@ from binfarm.web.fleet import worker_states
 from binfarm.web.render import REFRESH_S, ago, count_of, error_line, page
 
 __all__ = ["router"]
+
+_LOOK_BACK = 2000  # builds the overview reads for failures not mended since
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +44,7 @@ def overview(request: Request, farm: FarmDep) -> Response:
         stuck = [{"id": b.id, "cpv": b.cpv, "profile": b.profile,
                   "why": waiting[b.id].reason} for b in queued
                  if b.id in waiting and waiting[b.id].stuck]
-        failed = farm.queue.list(20, states=frozenset({BuildState.FAILED}))
+        failed = _still_failed(farm)
         workers = worker_states(farm, now)
         bad = []
         for w, state, _building in workers:
@@ -56,7 +59,7 @@ def overview(request: Request, farm: FarmDep) -> Response:
                 bad.append((f"host {h.name} ({h.profile})", "never reported"
                             if h.last_report_at is None else
                             f"silent for {ago(now - h.last_report_at)}"))
-        bad.extend(binhost_problems(farm))
+        bad.extend(_binhost_problems(farm))
         alive = farm.catalog.alive()
         return {"depth": sorted(depth.values(), key=lambda r: r["profile"]), "stuck": stuck,
                 "failed": [error_line(b) for b in failed], "attention": bad,
@@ -67,7 +70,21 @@ def overview(request: Request, farm: FarmDep) -> Response:
     return page(request, farm, "overview.html", build)
 
 
-def binhost_problems(farm: Farm) -> list[tuple[str, str]]:
+def _still_failed(farm: Farm, most: int = 20) -> list[Build]:
+    """The latest failed builds that nothing since has built or is building again (the
+    same profile and key): a failure fixed by a later build needs no attention."""
+    mended: set[tuple[str, str]] = set()
+    failed = []
+    for b in farm.queue.list(_LOOK_BACK):  # newest first: a fix is seen before its failure
+        same = (b.profile, b.key or b.cpv)
+        if b.state == BuildState.FAILED and same not in mended:
+            failed.append(b)
+        elif b.state in (BuildState.SUCCEEDED, BuildState.QUEUED, BuildState.RUNNING):
+            mended.add(same)
+    return failed[:most]
+
+
+def _binhost_problems(farm: Farm) -> list[tuple[str, str]]:
     """Why a profile's machines could not use its binhost: no signing key (Portage
     refuses unsigned packages), an index the farm cannot make, a static tree not
     published."""

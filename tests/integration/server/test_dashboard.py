@@ -328,3 +328,22 @@ def test_a_binhost_that_cannot_be_published_needs_attention(served: Served) -> N
     assert served.http.post("/api/v1/publish", headers=served.auth).status_code == 200
     attention = dict(browser.get("/", params={"format": "json"}).json()["attention"])
     assert "published binhost" not in attention
+
+
+def test_a_failure_built_again_needs_no_attention(served: Served) -> None:
+    cflags = "-O2 -g0 -fno-plt -march=x86-64-v2"
+    build_id = running(served, "mend-worker", "app-misc/tool", cflags)
+    served.http.post(f"/api/v1/builds/{build_id}/finish", headers=served.auth,
+                     json={"worker": "mend-worker", "ok": False, "error": "flaky mirror"})
+    browser = logged_in(served)
+
+    def failed_ids() -> set[int]:
+        overview = browser.get("/", params={"format": "json"}).json()
+        return {b["id"] for b in overview["failed"]}
+
+    assert build_id in failed_ids()
+    again = served.http.post("/api/v1/builds", headers=served.auth,
+                             json={"profile": "laptop", "atoms": ["app-misc/tool"],
+                                   "env": {"CFLAGS": cflags}}).json()[0]
+    assert again["id"] != build_id and again["state"] == "queued"
+    assert build_id not in failed_ids()
