@@ -119,6 +119,12 @@ def test_a_live_log_streams_and_resumes_after_a_drop(farm: FarmProcess, browser:
     tab.context.set_offline(True)  # the connection drops; EventSource retries
     page.wait_for_timeout(1500)
     tab.context.set_offline(False)
+    # Hidden, the tab closes its stream; shown again, it reopens it from its offset.
+    for hidden in (True, False):
+        page.wait_for_timeout(1500)
+        page.evaluate("hidden => { Object.defineProperty(document, 'hidden', "
+                      "{value: hidden, configurable: true}); "
+                      "document.dispatchEvent(new Event('visibilitychange')); }", hidden)
     page.wait_for_selector("#log[data-done=true]", timeout=120_000)
     assert page.inner_text("#state") == "succeeded"
     shown = page.inner_text("#log")

@@ -47,18 +47,16 @@ def workers_page(request: Request, farm: FarmDep) -> Response:
         rows = []
         for w, state, building in worker_states(farm, now):
             benched = state == WorkerState.BENCHED
-            rows.append({"worker": w.name, "state": state.value + (
-                " until " + time.strftime("%H:%M", time.localtime(w.benched_until or 0))
-                if benched else ""),
-                         "why": (w.bench_reason or "") if benched else "",
-                         "slots": f"{len(building)}/{w.slots} busy",
-                         "building": ", ".join(f"{b.id} {b.cpv}" for b in building) or "-",
-                         "heartbeat": ago(now - w.last_seen_at) + " ago",
-                         "failures in a row": w.consecutive_failures,
-                         "roots": "prefix, chroot" if w.chroot else "prefix",
-                         "gcc": w.compiler or "-",
-                         "_bad": "state" if state in (WorkerState.BENCHED, WorkerState.OFFLINE)
-                         else ""})
+            until = time.strftime("%H:%M", time.localtime(w.benched_until or 0))
+            rows.append({
+                "worker": w.name, "state": f"benched until {until}" if benched else state.value,
+                "why": (w.bench_reason or "") if benched else "",
+                "slots": f"{len(building)}/{w.slots} busy",
+                "building": ", ".join(f"{b.id} {b.cpv}" for b in building) or "-",
+                "heartbeat": ago(now - w.last_seen_at) + " ago",
+                "failures in a row": w.consecutive_failures,
+                "roots": "prefix, chroot" if w.chroot else "prefix", "gcc": w.compiler or "-",
+                "_bad": "state" if state in (WorkerState.BENCHED, WorkerState.OFFLINE) else ""})
         return {"title": "workers", "refresh": REFRESH_S, "sections": [section(
             "Workers", ["worker", "state", "why", "slots", "building", "heartbeat",
                         "failures in a row", "roots", "gcc"], rows,

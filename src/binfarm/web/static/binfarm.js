@@ -1,26 +1,38 @@
 // The build page's live log: the page shows the tail; this streams what follows it
 // (Server-Sent Events, each id the byte offset after its lines, so the browser's own
 // reconnect resumes with Last-Event-ID and nothing is repeated or missed). The view
-// follows the log only while the reader is at its bottom.
+// follows the log only while the reader is at its bottom. A hidden tab closes its stream
+// (a browser allows six connections to a host) and reopens it from its offset.
 (function () {
   var log = document.getElementById("log");
   if (!log || !log.dataset.stream) return;
   var state = document.getElementById("state");
-  var source = new EventSource(log.dataset.stream);
+  var base = log.dataset.stream.split("?")[0];
+  var source = null;
   function atBottom() {
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 8;
   }
-  source.addEventListener("line", function (event) {
-    var follow = atBottom();
-    log.insertAdjacentHTML("beforeend", event.data);  // escaped by the server
-    log.dataset.offset = event.lastEventId;
-    if (follow) window.scrollTo(0, document.body.scrollHeight);
+  function open() {
+    source = new EventSource(base + "?from=" + log.dataset.offset);
+    source.addEventListener("line", function (event) {
+      var follow = atBottom();
+      log.insertAdjacentHTML("beforeend", event.data);  // escaped by the server
+      log.dataset.offset = event.lastEventId;
+      if (follow) window.scrollTo(0, document.body.scrollHeight);
+    });
+    source.addEventListener("done", function (event) {
+      source.close();
+      source = null;
+      if (state) { state.textContent = event.data; state.className = event.data; }
+      log.dataset.done = "true";
+    });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (log.dataset.done) return;
+    if (document.hidden && source) { source.close(); source = null; }
+    else if (!document.hidden && !source) open();
   });
-  source.addEventListener("done", function (event) {
-    source.close();
-    if (state) { state.textContent = event.data; state.className = event.data; }
-    log.dataset.done = "true";
-  });
+  open();
 })();
 
 // A live page (data-refresh: seconds) fetches itself again and swaps its content in:
