@@ -272,6 +272,7 @@ class Farm:
         node = self.profiles.query_node(profile, self.node_layer(profile.name))
         wanted = self.helper.prepare_request(node, atoms, env)
         answered: dict[int, Build] = {}
+        withdrawn = self.rollout.membership(profile.name).withdrawn
         for index in _dependencies_first(wanted):
             resolution, inputs = wanted[index].resolution, wanted[index].inputs
             needs = isa_of_inputs(inputs)
@@ -281,6 +282,8 @@ class Farm:
                                    "does not have")
             key = compute_key(inputs)
             stored = self.catalog.by_key(key)
+            if stored is not None and stored.id in withdrawn:
+                raise Conflict(self.rollout.why_withdrawn(profile.name, stored))
             if stored is not None and stored.build is not None:
                 build = self.queue.join_finished(stored.build, requester)
                 self.metrics.requests.labels("stored").inc()

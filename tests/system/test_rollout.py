@@ -129,6 +129,12 @@ def test_a_host_moved_to_testing_follows_and_a_withdrawn_instance_leaves_testing
     assert refused.returncode == 1 and "lists nothing matching" in refused.stderr
     history = farm.cli("history", PROFILE)
     assert "withdraw" in history.stdout and "segfaults" in history.stdout
+    # Asked for again, it is neither "already built" nor built again to the same bytes.
+    again = farm.cli("request", "app-misc/fastcalc", "--profile", PROFILE, "--wait")
+    assert again.returncode == 1, again.stdout + again.stderr
+    said = " ".join(again.stderr.split())
+    assert "withdrawn from host-web1's channels by admin: segfaults" in said
+    assert "change its USE or flags" in said
 
 
 def _script(path: Path, body: str) -> Path:

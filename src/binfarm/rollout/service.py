@@ -306,6 +306,18 @@ class Rollout:
                 passed.setdefault(instance, []).append(host)
         return passed
 
+    def why_withdrawn(self, profile: str, instance: Instance) -> str:
+        """What a request for a withdrawn instance's key is told: the same settings build
+        the same binary (builds are reproducible, and a key has one instance), so it is
+        not built again."""
+        last = next((e for e in reversed(self.history(profile)) if e.instance == instance.id
+                     and e.action == Action.WITHDRAW), None)
+        said = f" by {last.actor}: {last.reason}" if last and last.reason else ""
+        return (f"{instance.cpv} as {profile} builds it is instance {instance.sha256[:16]}, "
+                f"withdrawn from {profile}'s channels{said}. The same settings build the same "
+                "binary: change its USE or flags, or the ebuild (a new revision), to get "
+                "another")
+
     def history(self, profile: str) -> list[Event]:
         query = select(rollout_events).where(rollout_events.c.profile == profile) \
             .order_by(rollout_events.c.id)
